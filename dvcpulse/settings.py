@@ -1,0 +1,102 @@
+"""One typed settings object, read from the environment and `.env`.
+
+Unset `KAFKA_BOOTSTRAP` means "start the embedded broker"; unset `CLICKHOUSE_DSN` means the embedded
+ClickHouse engine (chdb) under the data dir. Every setting is listed in deploy/CONFIGURATION.md.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A development-only key; `dvcpulse worker` warns when it is in use (see deploy/PRODUCTION.md).
+DEV_PII_KEY = "dvcpulse-development-key-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DVCPULSE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Embedded broker and chdb data live here.")
+
+    # Kafka
+    kafka_bootstrap: str | None = Field(
+        None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP", "DVCPULSE_KAFKA_BOOTSTRAP"),
+        description="host:port[,host:port]; unset starts the embedded broker.",
+    )
+    kafka_security_protocol: str = Field(
+        "PLAINTEXT", validation_alias=AliasChoices("KAFKA_SECURITY_PROTOCOL", "DVCPULSE_KAFKA_SECURITY_PROTOCOL")
+    )
+    kafka_sasl_mechanism: str | None = Field(
+        None, validation_alias=AliasChoices("KAFKA_SASL_MECHANISM", "DVCPULSE_KAFKA_SASL_MECHANISM")
+    )
+    kafka_sasl_username: str | None = Field(
+        None, validation_alias=AliasChoices("KAFKA_SASL_USERNAME", "DVCPULSE_KAFKA_SASL_USERNAME")
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("KAFKA_SASL_PASSWORD", "DVCPULSE_KAFKA_SASL_PASSWORD")
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        None, validation_alias=AliasChoices("KAFKA_SSL_CAFILE", "DVCPULSE_KAFKA_SSL_CAFILE")
+    )
+    events_topic: str = "dvc.filing-events"
+    dead_letter_topic: str = "dvc.filing-events.dlq"
+    records_topic: str = Field("dvcpulse.records", description="Internal topic partitioned by record id.")
+    partitions: int = Field(8, ge=1, le=1024, description="Partitions of the events and records topics.")
+    replication_factor: int = Field(1, ge=1)
+
+    # ClickHouse
+    clickhouse_dsn: str | None = Field(
+        None,
+        validation_alias=AliasChoices("CLICKHOUSE_DSN", "DVCPULSE_CLICKHOUSE_DSN"),
+        description="chdb:///path or http(s)://user:pass@host:8123/db; unset = chdb under data_dir.",
+    )
+    clickhouse_database: str = "dvcpulse"
+
+    # Processing
+    app_id: str = "dvcpulse"
+    batch_size: int = Field(500, ge=1, description="Max Kafka messages per processing batch.")
+    batch_seconds: float = Field(0.5, gt=0, description="Max wait before a partial batch is processed.")
+    late_horizon_hours: float = Field(7 * 24, gt=0, description="Events later than this are history only.")
+    web_port: int = Field(6066, description="Faust web port; each worker on a host needs its own.")
+    pii_key: SecretStr = Field(SecretStr(DEV_PII_KEY), description="HMAC key for citizen identifiers.")
+
+    @property
+    def chdb_path(self) -> Path:
+        return (self.data_dir / "chdb").resolve()
+
+    @property
+    def broker_dir(self) -> Path:
+        return (self.data_dir / "broker").resolve()
+
+    @property
+    def embedded_broker(self) -> bool:
+        return not self.kafka_bootstrap
+
+    def effective_clickhouse_dsn(self) -> str:
+        return self.clickhouse_dsn or f"chdb://{self.chdb_path}"
+
+    def kafka_client_options(self) -> dict[str, object]:
+        """SASL/TLS options in aiokafka's vocabulary, passed through unchanged."""
+        options: dict[str, object] = {"security_protocol": self.kafka_security_protocol}
+        if self.kafka_sasl_mechanism:
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            options["sasl_plain_password"] = (
+                self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
+            )
+        if self.kafka_security_protocol.upper() in {"SSL", "SASL_SSL"}:
+            from aiokafka.helpers import create_ssl_context
+
+            options["ssl_context"] = create_ssl_context(
+                cafile=str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None
+            )
+        return options
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

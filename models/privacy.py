@@ -1,0 +1,68 @@
+"""Citizen identifiers: validated, then replaced by a keyed hash before anything else sees them.
+
+A raw CCCD (12 digits) or old CMND (9 digits) number never leaves the model: validation wraps it in
+`Withheld` (whose repr hides it) and the model keeps only HMAC-SHA256(key, number), 32 hex characters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from typing import Any
+
+from pydantic import ValidationInfo
+
+_CITIZEN_ID = re.compile(r"^(\d{12}|\d{9})$")
+_HASH = re.compile(r"^[0-9a-f]{32}$")
+KEY_ENV = "DVCPULSE_PII_KEY"
+
+
+class Withheld:
+    """A personal value in transit through validation; printing it shows nothing personal."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<withheld>"
+
+    __str__ = __repr__
+
+
+def _key(info: ValidationInfo | None) -> bytes:
+    context = info.context if info is not None else None
+    if context and context.get("pii_key"):
+        return str(context["pii_key"]).encode()
+    from dvcpulse.settings import DEV_PII_KEY
+
+    return os.environ.get(KEY_ENV, DEV_PII_KEY).encode()
+
+
+def citizen_id_hash(number: str, key: bytes) -> str:
+    return hmac.new(key, number.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def hash_citizen_id(value: Any, info: ValidationInfo | None) -> str | None:
+    """Validator body: a Withheld raw number becomes its keyed hash; a hash passes through unchanged."""
+    if value is None:
+        return None
+    if isinstance(value, Withheld):
+        number = value.value
+        if not isinstance(number, str) or not _CITIZEN_ID.match(number):
+            raise ValueError("applicant_id must be a 12-digit CCCD or 9-digit CMND number (value withheld)")
+        return citizen_id_hash(number, _key(info))
+    if isinstance(value, str) and _HASH.match(value):
+        return value
+    raise ValueError("applicant_hash must be 32 lowercase hex characters")
+
+
+_REDACT_JSON_FIELD = re.compile(rb'("applicant_id"\s*:\s*)("(?:[^"\\]|\\.)*"|-?\d+)')
+
+
+def redact_raw(payload: bytes) -> bytes:
+    """Blank out applicant_id values in raw JSON bytes kept for dead letters."""
+    return _REDACT_JSON_FIELD.sub(rb'\1"<withheld>"', payload)

@@ -1,0 +1,1 @@
+"""Reference data shipped with dvcpulse (see seeds/data/SOURCES.md) and the calibrated simulator."""
