@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(500, ge=1, description="Max Kafka messages per processing batch.")
     batch_seconds: float = Field(0.5, gt=0, description="Max wait before a partial batch is processed.")
     late_horizon_hours: float = Field(7 * 24, gt=0, description="Events later than this are history only.")
+    session_timeout_seconds: float = Field(
+        10.0, gt=0, description="Kafka group session timeout: how soon a dead worker's partitions move."
+    )
     web_port: int = Field(6066, description="Faust web port; each worker on a host needs its own.")
     pii_key: SecretStr = Field(SecretStr(DEV_PII_KEY), description="HMAC key for citizen identifiers.")
 

@@ -62,10 +62,7 @@ def field_errors(error: ValidationError) -> tuple[FieldError, ...]:
     for item in error.errors(include_url=False):
         loc = tuple(item["loc"])
         name = ".".join(str(p) for p in loc) or "(event)"
-        if item["type"] == "missing":
-            value = "(missing)"
-        else:
-            value = _shown(loc, item.get("input"))
+        value = "(missing)" if item["type"] == "missing" else _shown(loc, item.get("input"))
         out.append(FieldError(name, value, item["msg"]))
     return tuple(out)
 

@@ -1,0 +1,60 @@
+"""`dvcpulse worker`: run the Faust stream worker (ingest + aggregate agents)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import typer
+
+from dvcpulse.commands.common import DATA_DIR_HELP, fail, load_settings
+from dvcpulse.settings import DEV_PII_KEY, Settings
+from dvcpulse.topics import BrokerNotFound, ensure_topics, resolve_bootstrap
+from sinks.connection import connect, describe, resolve_dsn
+from sinks.migrate import migrate
+
+log = logging.getLogger("dvcpulse.worker")
+
+
+def prepare(settings: Settings, *, run_migrations: bool) -> str:
+    """Resolve Kafka, create topics, migrate ClickHouse if asked; returns the bootstrap address."""
+    try:
+        bootstrap = resolve_bootstrap(settings)
+    except BrokerNotFound as error:
+        fail(str(error))
+    asyncio.run(ensure_topics(settings, bootstrap))
+    if run_migrations:
+        client = connect(settings, database="")
+        migrate(client, settings.clickhouse_database)
+        client.close()
+    return bootstrap
+
+
+def run_worker(settings: Settings, *, run_migrations: bool, loglevel: str = "info") -> None:
+    import faust
+
+    from streams.app import create_app
+
+    if settings.pii_key.get_secret_value() == DEV_PII_KEY:
+        log.warning("DVCPULSE_PII_KEY is not set: citizen ids are hashed with the development key")
+    bootstrap = prepare(settings, run_migrations=run_migrations)
+    app = create_app(settings, bootstrap)
+    log.info("worker: kafka %s, clickhouse %s", bootstrap, describe(resolve_dsn(settings)))
+    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("worker")
+    def worker(
+        data_dir: Path = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+        web_port: int = typer.Option(None, "--web-port", help="Faust web port (0 disables it); one per worker."),
+        migrate_first: bool = typer.Option(
+            None, "--migrate/--no-migrate", help="Apply ClickHouse migrations first [default: yes when embedded]."
+        ),
+        loglevel: str = typer.Option("info", "--loglevel"),
+    ) -> None:
+        """Consume filing events, deduplicate and aggregate them into ClickHouse (runs until stopped)."""
+        settings = load_settings(data_dir, web_port=web_port)
+        run_migrations = migrate_first if migrate_first is not None else settings.clickhouse_dsn is None
+        run_worker(settings, run_migrations=run_migrations, loglevel=loglevel)

@@ -1,0 +1,1 @@
+"""ClickHouse access (clickhouse-connect only): connection, migrations, writers, and the embedded gateway."""

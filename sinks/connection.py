@@ -1,0 +1,54 @@
+"""One way to get a ClickHouse client, for the embedded engine (chdb) and for a server alike.
+
+With no CLICKHOUSE_DSN the embedded engine under the data dir is used. chdb locks its data dir to one
+process, so when `dvcpulse db serve` (sinks.chdb_server) already owns it we talk to that server over
+ClickHouse's HTTP interface instead; the SQL is the same either way.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from dvcpulse.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def embedded_server_url(chdb_path: Path) -> str | None:
+    from sinks.chdb_server import find_running_server
+
+    return find_running_server(chdb_path)
+
+
+def resolve_dsn(settings: Settings) -> str:
+    """The DSN this process should use: the configured one, a running gateway, or chdb in-process."""
+    if settings.clickhouse_dsn:
+        return settings.clickhouse_dsn
+    url = embedded_server_url(settings.chdb_path)
+    if url:
+        return url
+    settings.chdb_path.mkdir(parents=True, exist_ok=True)
+    return f"chdb://{settings.chdb_path}"
+
+
+def connect(settings: Settings, *, database: str | None = None, dsn: str | None = None) -> Client:
+    """A clickhouse-connect client. `database=""` connects without selecting one (for migrations)."""
+    target = dsn or resolve_dsn(settings)
+    db = settings.clickhouse_database if database is None else database
+    if target.startswith("chdb:"):
+        return clickhouse_connect.get_client(dsn=target)
+    return clickhouse_connect.get_client(dsn=target, database=db or None, compress=False, autogenerate_session_id=False)
+
+
+def describe(dsn: str) -> str:
+    """A DSN without its password, for messages."""
+    if "@" in dsn and "://" in dsn:
+        scheme, rest = dsn.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return dsn

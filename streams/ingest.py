@@ -1,0 +1,100 @@
+"""Ingest: decode and validate what portals send, route valid events by record, keep the bad ones.
+
+Input messages may hold one event or an envelope (JSON array) and may come from any Kafka client with any
+partitioner. Valid events are re-partitioned by record id into the internal records topic, so that the
+aggregate agent owning a partition sees every event of its records; rejected ones become dead letters.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from models.decode import RejectedEvent, decode_message
+from streams.internal import InternalEvent, from_model, record_partition
+
+MAX_EVENTS_PER_MESSAGE = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMessage:
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    source: SourceMessage
+    rejected: RejectedEvent
+
+    @property
+    def key(self) -> bytes:
+        index = -1 if self.rejected.index is None else self.rejected.index
+        return f"{self.source.topic}:{self.source.partition}:{self.source.offset}:{index}".encode()
+
+    def to_json(self, received_at: datetime) -> bytes:
+        """The dead-letter topic value: why, where from, and the (redacted) original bytes."""
+        return orjson.dumps(
+            {
+                "reason": self.rejected.reason,
+                "errors": [{"field": e.field, "value": e.value, "reason": e.reason} for e in self.rejected.errors],
+                "source": {
+                    "topic": self.source.topic,
+                    "partition": self.source.partition,
+                    "offset": self.source.offset,
+                    "index": self.rejected.index,
+                },
+                "raw": self.rejected.raw.decode("utf-8", errors="replace"),
+                "received_at": received_at.isoformat(),
+            }
+        )
+
+    def to_row(self, received_at: datetime) -> list[Any]:
+        errors = [{"field": e.field, "value": e.value, "reason": e.reason} for e in self.rejected.errors]
+        return [
+            self.source.topic,
+            self.source.partition,
+            self.source.offset,
+            -1 if self.rejected.index is None else self.rejected.index,
+            self.rejected.reason,
+            orjson.dumps(errors).decode(),
+            self.rejected.raw.decode("utf-8", errors="replace"),
+            received_at,
+        ]
+
+
+@dataclass(slots=True)
+class Routed:
+    by_partition: dict[int, list[InternalEvent]] = field(default_factory=lambda: defaultdict(list))
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    events: int = 0
+
+    def chunks(self) -> list[tuple[int, list[InternalEvent]]]:
+        """(partition, events) pairs of at most MAX_EVENTS_PER_MESSAGE events, in arrival order."""
+        out = []
+        for partition, events in sorted(self.by_partition.items()):
+            for start in range(0, len(events), MAX_EVENTS_PER_MESSAGE):
+                out.append((partition, events[start : start + MAX_EVENTS_PER_MESSAGE]))
+        return out
+
+
+def route(messages: list[SourceMessage], partitions: int, context: dict[str, Any] | None = None) -> Routed:
+    routed = Routed()
+    for message in messages:
+        decoded = decode_message(message.value, context)
+        for event in decoded.events:
+            routed.by_partition[record_partition(event.record_id, partitions)].append(from_model(event))
+        routed.events += len(decoded.events)
+        for rejected in decoded.rejected:
+            routed.dead_letters.append(DeadLetter(message, rejected))
+    return routed
+
+
+def now_utc() -> datetime:
+    return datetime.now(tz=UTC)
