@@ -19,7 +19,6 @@ import sys
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -43,6 +42,7 @@ ENVELOPE_MAX_WAIT_S = 0.25
 _INIT_PRODUCER_ID = 22  # Kafka API key; brokers that know it support idempotent producers
 _YIELD_EVERY = 1000  # lines between event-loop yields, so the producer's sender task gets to run
 _PROGRESS_EVERY = 2000
+_PARTITION_CACHE_SIZE = 1 << 20
 _LONG_DIGITS = re.compile(rb"\d{9,}")
 _MAX_SHOWN = 80
 
@@ -193,8 +193,17 @@ class _Envelopes:
         self.buffers: list[list[bytes]] = [[] for _ in range(partitions)]
         self.nbytes = [0] * partitions
         self.opened = [0.0] * partitions
-        self.partition_of = lru_cache(maxsize=1 << 16)(lambda key: partition_for(key, partitions))
+        self.partitions = partitions
+        self._partition_cache: dict[bytes, int] = {}  # murmur2 is pure Python; a record has several events
         self._ticker: asyncio.Task[None] | None = None
+
+    def partition_of(self, key: bytes) -> int:
+        partition = self._partition_cache.get(key)
+        if partition is None:
+            if len(self._partition_cache) >= _PARTITION_CACHE_SIZE:
+                self._partition_cache.clear()
+            partition = self._partition_cache[key] = partition_for(key, self.partitions)
+        return partition
 
     async def add(self, key: bytes, line: bytes) -> None:
         partition = self.partition_of(key)

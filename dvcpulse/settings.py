@@ -59,10 +59,21 @@ class Settings(BaseSettings):
     # Processing
     app_id: str = "dvcpulse"
     batch_size: int = Field(500, ge=1, description="Max Kafka messages per processing batch.")
-    batch_seconds: float = Field(0.5, gt=0, description="Max wait before a partial batch is processed.")
+    flush_max_events: int = Field(
+        20_000, ge=1000, description="Max events the aggregate agent applies per ClickHouse flush (freshness)."
+    )
+    stream_buffer_messages: int = Field(
+        20_000, ge=100, description="Faust's per-partition stream buffer (stream_buffer_maxsize), in messages."
+    )
+    batch_seconds: float = Field(0.25, gt=0, description="Max wait before a partial batch is processed.")
     late_horizon_hours: float = Field(7 * 24, gt=0, description="Events later than this are history only.")
     session_timeout_seconds: float = Field(
         10.0, gt=0, description="Kafka group session timeout: how soon a dead worker's partitions move."
+    )
+    worker_id: str | None = Field(
+        None,
+        description="Stable name of this worker (Kafka static group membership): a restarted worker takes its "
+        "place back at once instead of waiting for its old session to expire. Unique per running worker.",
     )
     web_port: int = Field(6066, description="Faust web port; each worker on a host needs its own.")
     pii_key: SecretStr = Field(SecretStr(DEV_PII_KEY), description="HMAC key for citizen identifiers.")

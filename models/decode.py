@@ -6,6 +6,7 @@ portals can batch. A bad event inside an envelope does not spoil its neighbours.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,9 @@ _ONE = TypeAdapter(FilingEvent)
 _MANY = TypeAdapter(list[FilingEvent])
 _PERSONAL_FIELDS = {"applicant_id", "applicant_hash"}
 _MAX_VALUE_CHARS = 80
+_LONG_DIGITS = re.compile(rb"\d{9,}")  # a CCCD (12) or CMND (9) number may hide in any run this long
+_MASKED = b"<digits>"
+_WITHHELD = "<withheld>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +54,45 @@ class Decoded:
     rejected: list[RejectedEvent] = field(default_factory=list)
 
 
-def _shown(loc: tuple[Any, ...], value: Any) -> str:
-    if loc and loc[0] in _PERSONAL_FIELDS:
-        return "<withheld>"
-    text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+def _truncated(text: str) -> str:
     return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 1] + "…"
 
 
+def _as_bytes(value: Any) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace")
+    try:
+        return orjson.dumps(value, default=str)
+    except TypeError:  # e.g. an integer beyond 64 bits, which pydantic's JSON parser accepts
+        return repr(value).encode("utf-8", "replace")
+
+
+def _masked(payload: bytes) -> bytes:
+    """applicant_id values blanked, and any run of 9+ digits masked: for text whose structure is unknown."""
+    return _LONG_DIGITS.sub(_MASKED, redact_raw(payload))
+
+
+def _shown(loc: tuple[Any, ...], value: Any) -> str:
+    """The offending value as shown in an error: never a citizen id, at most _MAX_VALUE_CHARS characters.
+
+    A personal field shows nothing. An error about the whole value (a line that is not JSON, is cut
+    short, or is not an object; loc names no field) and a structured value (object or array) may hold
+    a citizen id anywhere, so those are shown redacted with long digit runs masked.
+    """
+    if any(part in _PERSONAL_FIELDS for part in loc):
+        return _WITHHELD
+    names_a_field = any(isinstance(part, str) for part in loc)  # an envelope index alone names none
+    if names_a_field and isinstance(value, str):
+        return _truncated(value)
+    if names_a_field and isinstance(value, bool | int | float | None):
+        return _truncated(_as_bytes(value).decode())
+    return _truncated(_masked(_as_bytes(value)).decode("utf-8", "replace"))
+
+
 def field_errors(error: ValidationError) -> tuple[FieldError, ...]:
+    """One FieldError (field, shown value, reason) per pydantic error; see _shown for what is shown."""
     out = []
     for item in error.errors(include_url=False):
         loc = tuple(item["loc"])
@@ -67,8 +102,34 @@ def field_errors(error: ValidationError) -> tuple[FieldError, ...]:
     return tuple(out)
 
 
+def _id_survived(value: Any) -> bool:
+    """True if some applicant_id in parsed JSON still holds something other than null or <withheld>."""
+    if isinstance(value, dict):
+        return any(
+            (key == "applicant_id" and item not in (None, _WITHHELD)) or _id_survived(item)
+            for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return any(_id_survived(item) for item in value)
+    return False
+
+
+def safe_raw(raw: bytes) -> bytes:
+    """The bytes kept with a reject: applicant_id values blanked (redact_raw). When that cannot be
+    trusted, because the bytes are not a JSON object or an applicant_id survived redaction (cut short,
+    an array, an escaped key), every run of 9+ digits is masked as well."""
+    redacted = redact_raw(raw)
+    try:
+        parsed = orjson.loads(redacted)
+    except orjson.JSONDecodeError:
+        return _LONG_DIGITS.sub(_MASKED, redacted)
+    if isinstance(parsed, dict) and not _id_survived(parsed):
+        return redacted
+    return _LONG_DIGITS.sub(_MASKED, redacted)
+
+
 def _reject(reason: str, raw: bytes, index: int | None = None, field_name: str = "(message)") -> RejectedEvent:
-    return RejectedEvent((FieldError(field_name, "", reason),), redact_raw(raw), index)
+    return RejectedEvent((FieldError(field_name, "", reason),), safe_raw(raw), index)
 
 
 def decode_event(value: dict[str, Any] | bytes, context: dict[str, Any] | None = None) -> FilingEvent:
@@ -89,7 +150,7 @@ def decode_message(value: bytes | None, context: dict[str, Any] | None = None) -
         try:
             out.events.append(_ONE.validate_json(value, context=context))
         except ValidationError as error:
-            out.rejected.append(RejectedEvent(field_errors(error), redact_raw(bytes(value))))
+            out.rejected.append(RejectedEvent(field_errors(error), safe_raw(bytes(value))))
         return out
     try:
         out.events = _MANY.validate_json(value, context=context)
@@ -105,8 +166,7 @@ def decode_message(value: bytes | None, context: dict[str, Any] | None = None) -
         try:
             out.events.append(_ONE.validate_python(item, context=context))
         except ValidationError as error:
-            raw = orjson.dumps(item) if not isinstance(item, bytes) else item
-            out.rejected.append(RejectedEvent(field_errors(error), redact_raw(raw), index))
+            out.rejected.append(RejectedEvent(field_errors(error), safe_raw(_as_bytes(item)), index))
     return out
 
 

@@ -61,7 +61,11 @@ Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w.\-/:]+$"
 class FilingEvent(BaseModel):
     """One filing event. Times must carry a UTC offset; naive times are rejected."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, str_strip_whitespace=True)
+    # hide_input_in_errors: str(ValidationError) must not echo a line that may hold a citizen id;
+    # models.decode.field_errors shows the offending values, redacted where needed.
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", populate_by_name=True, str_strip_whitespace=True, hide_input_in_errors=True
+    )
 
     schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Version of this schema.")
     event_id: Code = Field(description="Unique id of this event; a re-sent event keeps its id.")
@@ -96,6 +100,8 @@ class FilingEvent(BaseModel):
         if not isinstance(data, dict):
             return data
         legacy = data.get("province_code")
+        if isinstance(legacy, str):
+            legacy = legacy.strip()  # as str_strip_whitespace will, so that " 02" maps like "02"
         mapped = _LEGACY_ONLY.get(legacy) if isinstance(legacy, str) else None
         raw_id = data.get("applicant_id")
         if mapped is None and raw_id is None:

@@ -14,8 +14,9 @@ from typing import Any
 
 from pydantic import ValidationInfo
 
-_CITIZEN_ID = re.compile(r"^(\d{12}|\d{9})$")
-_HASH = re.compile(r"^[0-9a-f]{32}$")
+# ASCII digits only, whole string (fullmatch): `\d` would take other scripts' digits, `$` a trailing newline.
+_CITIZEN_ID = re.compile(r"[0-9]{12}|[0-9]{9}")
+_HASH = re.compile(r"[0-9a-f]{32}")
 KEY_ENV = "DVCPULSE_PII_KEY"
 
 
@@ -52,15 +53,17 @@ def hash_citizen_id(value: Any, info: ValidationInfo | None) -> str | None:
         return None
     if isinstance(value, Withheld):
         number = value.value
-        if not isinstance(number, str) or not _CITIZEN_ID.match(number):
+        if not isinstance(number, str) or not _CITIZEN_ID.fullmatch(number):
             raise ValueError("applicant_id must be a 12-digit CCCD or 9-digit CMND number (value withheld)")
         return citizen_id_hash(number, _key(info))
-    if isinstance(value, str) and _HASH.match(value):
+    if isinstance(value, str) and _HASH.fullmatch(value):
         return value
     raise ValueError("applicant_hash must be 32 lowercase hex characters")
 
 
-_REDACT_JSON_FIELD = re.compile(rb'("applicant_id"\s*:\s*)("(?:[^"\\]|\\.)*"|-?\d+)')
+# The value of an applicant_id: a string (also one cut short by the end of the payload), a number, or a
+# flat array. Anything else (an escaped key, nested arrays) is left to the caller: see models.decode.safe_raw.
+_REDACT_JSON_FIELD = re.compile(rb'("applicant_id"\s*:\s*)("(?:[^"\\]|\\.)*(?:"|\\?\Z)|-?\d+|\[[^\[\]]*(?:\]|\Z))')
 
 
 def redact_raw(payload: bytes) -> bytes:

@@ -636,7 +636,7 @@ def _draw_records(config: SimulationConfig, start: int, mix: Sequence[ServiceEnt
 
 
 class _EventWriter:
-    """Turns records into serialised events in arrival order (a heap of lifecycles in flight)."""
+    """Turns records into serialised events in arrival order."""
 
     def __init__(self, config: SimulationConfig, mix: Sequence[ServiceEntry], streams: _Streams):
         self.mix = mix
@@ -644,7 +644,7 @@ class _EventWriter:
         self.late_by = int(config.late_by.total_seconds())
         self.rng = streams.lifecycle
         self.ids = streams.ids
-        self.serials: dict[tuple[str, str], int] = {}  # (agency, yymmdd) -> last record serial
+        self.serials: dict[tuple[str, str], int] = {}  # (agency, date) -> last record serial that day
 
     def events(self, drafts: Sequence[_Draft]) -> Iterator[tuple[bytes, Cell, str, int]]:
         """(line, cell, event type, stamped time) per event, ordered by (arrival time, creation order).

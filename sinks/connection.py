@@ -40,7 +40,7 @@ def connect(settings: Settings, *, database: str | None = None, dsn: str | None 
     target = dsn or resolve_dsn(settings)
     db = settings.clickhouse_database if database is None else database
     if target.startswith("chdb:"):
-        return clickhouse_connect.get_client(dsn=target)
+        return clickhouse_connect.get_client(dsn=target, database=db or None)
     return clickhouse_connect.get_client(dsn=target, database=db or None, compress=False, autogenerate_session_id=False)
 
 

@@ -9,8 +9,7 @@ sinks/SCHEMA.md for the argument).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from datetime import UTC, datetime
 
 import orjson
 from clickhouse_connect.driver.client import Client
@@ -19,7 +18,6 @@ from streams.state import Changes, PartitionState, RecordState
 
 log = logging.getLogger(__name__)
 
-_EPOCH_DAY = date(1970, 1, 1)
 
 EVENT_COLUMNS = [
     "event_id", "record_id", "procedure_code", "service_code", "province_code", "province_code_original",
@@ -40,18 +38,10 @@ DEAD_LETTER_COLUMNS = [
 ]
 
 
-def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
-
-
-@lru_cache(maxsize=4096)
-def _minute(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=UTC)
-
-
-@lru_cache(maxsize=4096)
-def _day(days: int) -> date:
-    return _EPOCH_DAY + timedelta(days=days)
+# Time columns are written as integers in the column's own unit (DateTime64(3): ms, DateTime: s,
+# Date: days), which clickhouse-connect passes through without per-value datetime conversion.
+def _now_ms() -> int:
+    return int(datetime.now(tz=UTC).timestamp() * 1000)
 
 
 class ClickHouseWriter:
@@ -63,28 +53,23 @@ class ClickHouseWriter:
 
     # -- writes -------------------------------------------------------------------------------------
     def write(self, batch: list[Changes]) -> None:
-        now = datetime.now(tz=UTC)
+        now = _now_ms()
         history = [
-            [
-                *row.event[:7], row.event.channel, row.event.online_level, row.event.event_type,
-                row.event.status, _dt(row.event.event_time_ms),
-                _dt(row.event.due_date_ms) if row.event.due_date_ms is not None else None,
-                row.event.paid_online, row.event.applicant_hash, row.is_late, changes.partition, row.offset, now,
-            ]
+            [*row.event, changes.partition, row.offset, now]  # InternalEvent fields end with `late`
             for changes in batch
             for row in changes.history
         ]
         if history:
             self.client.insert(f"{self.db}.events", history, column_names=EVENT_COLUMNS)
         minutes = [
-            [_minute(cell[0]), *cell[1:], changes.partition, changes.version, c[0], c[1], c[2:]]
+            [*cell, changes.partition, changes.version, c[0], c[1], c[2:]]
             for changes in batch
             for cell, c in changes.minutes.items()
         ]
         if minutes:
             self.client.insert(f"{self.db}.agg_minute_partial", minutes, column_names=["minute", *AGG_COLUMNS])
         days = [
-            [_day(cell[0]), *cell[1:], changes.partition, changes.version, c[0], c[1], c[2:]]
+            [*cell, changes.partition, changes.version, c[0], c[1], c[2:]]
             for changes in batch
             for cell, c in changes.days.items()
         ]
@@ -93,25 +78,24 @@ class ClickHouseWriter:
         states = [row for changes in batch for row in self._state_rows(changes, now)]
         self.client.insert(f"{self.db}.record_state", states, column_names=STATE_COLUMNS)
 
-    def _state_rows(self, changes: Changes, now: datetime) -> list[list]:
-        epoch = _dt(0)
+    def _state_rows(self, changes: Changes, now: int) -> list[list]:
         rows = []
         for record_id, record in changes.records.items():
             service, province, channel, level = record.attributes
             rows.append(
                 [
                     changes.partition, record_id, changes.version, service, province, channel, level,
-                    _dt(record.submitted[0]) if record.submitted else None,
-                    _dt(record.synced[0]) if record.synced else None,
-                    record.last_status, _dt(record.last_time_ms), record.events,
-                    orjson.dumps(record.to_json()).decode(), epoch, 0, 0, 0, now,
+                    record.submitted[0] if record.submitted else None,
+                    record.synced[0] if record.synced else None,
+                    record.last_status, record.last_time_ms, record.events,
+                    orjson.dumps(record.to_json()).decode(), 0, 0, 0, 0, now,
                 ]
             )
         cp = changes.checkpoint
         rows.append(
             [
-                changes.partition, "", changes.version, "", "", 0, "", None, None, 0, epoch, 0, "",
-                _dt(cp.watermark_ms), cp.processed, cp.duplicates, cp.late, now,
+                changes.partition, "", changes.version, "", "", 0, "", None, None, 0, 0, 0, "",
+                cp.watermark_ms, cp.processed, cp.duplicates, cp.late, now,
             ]
         )
         return rows
@@ -121,8 +105,8 @@ class ClickHouseWriter:
             self.client.insert(f"{self.db}.dead_letters", rows, column_names=DEAD_LETTER_COLUMNS)
 
     # -- restore ------------------------------------------------------------------------------------
-    def load_partition(self, partition: int, late_horizon_ms: int) -> PartitionState:
-        state = PartitionState(partition=partition, late_horizon_ms=late_horizon_ms)
+    def load_partition(self, partition: int) -> PartitionState:
+        state = PartitionState(partition=partition)
         result = self.client.query(
             f"SELECT record_id, version, state, toUnixTimestamp64Milli(watermark), processed, duplicates, late "
             f"FROM {self.db}.record_state FINAL WHERE kafka_partition = {{p:UInt16}}",

@@ -26,9 +26,8 @@ class RecordsMessage:
 
 
 class Aggregator:
-    def __init__(self, writer: ClickHouseWriter, late_horizon_ms: int):
+    def __init__(self, writer: ClickHouseWriter):
         self.writer = writer
-        self.late_horizon_ms = late_horizon_ms
         self.states: dict[int, PartitionState] = {}
 
     def forget(self, partitions: Iterable[int]) -> None:
@@ -39,7 +38,7 @@ class Aggregator:
     def state_for(self, partition: int) -> PartitionState:
         state = self.states.get(partition)
         if state is None:
-            state = self.states[partition] = self.writer.load_partition(partition, self.late_horizon_ms)
+            state = self.states[partition] = self.writer.load_partition(partition)
         return state
 
     def apply(self, messages: list[RecordsMessage], owned: Callable[[int], bool] = lambda p: True) -> list[Changes]:

@@ -24,7 +24,7 @@ from dvcpulse.settings import Settings
 from sinks.connection import connect
 from sinks.writer import ClickHouseWriter
 from streams.aggregate import Aggregator, RecordsMessage
-from streams.ingest import SourceMessage, now_utc, route
+from streams.ingest import MAX_EVENTS_PER_MESSAGE, LatenessClock, SourceMessage, now_utc, route
 from streams.internal import encode
 
 log = logging.getLogger(__name__)
@@ -89,8 +89,9 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         web_enabled=settings.web_port > 0,
         web_port=settings.web_port or 6066,
         web_host="127.0.0.1",
-        stream_buffer_maxsize=max(4 * settings.batch_size, 1000),
+        stream_buffer_maxsize=settings.stream_buffer_messages,
         broker_commit_every=10_000,
+        consumer_group_instance_id=f"{settings.app_id}-{settings.worker_id}" if settings.worker_id else None,
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=max(settings.session_timeout_seconds / 5, 0.5),
         broker_rebalance_timeout=max(settings.session_timeout_seconds * 2, 20),
@@ -108,8 +109,9 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     dead_letter_topic = app.topic(settings.dead_letter_topic, value_type=bytes, key_type=bytes)
     client = connect(settings)
     writer = ClickHouseWriter(client, settings.clickhouse_database)
-    aggregator = Aggregator(writer, int(settings.late_horizon_hours * 3600 * 1000))
+    aggregator = Aggregator(writer)
     context = {"pii_key": settings.pii_key.get_secret_value()}
+    clock = LatenessClock(int(settings.late_horizon_hours * 3600 * 1000))
     app.dvcpulse_aggregator = aggregator  # type: ignore[attr-defined]
 
     def records_partitions(tps: set[TP]) -> list[int]:
@@ -128,7 +130,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
 
     async def ingest_batch(batch: list[faust.EventT]) -> None:
         messages = [SourceMessage(e.message.topic, e.message.partition, e.message.offset, e.value) for e in batch]
-        routed = route(messages, settings.partitions, context)
+        routed = route(messages, settings.partitions, clock, context)
         received_at = now_utc()
         pending = [await records_topic.send(value=encode(events), partition=p) for p, events in routed.chunks()]
         for dead in routed.dead_letters:
@@ -143,11 +145,13 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         changes = await durably("aggregate apply", lambda: aggregator.apply(messages, owns))
         await durably("aggregate flush", lambda: aggregator.flush(changes))
 
-    def batched_agent(topic: faust.TopicT, name: str, handle: Callable[[list[faust.EventT]], Any]) -> None:
+    def batched_agent(
+        topic: faust.TopicT, name: str, handle: Callable[[list[faust.EventT]], Any], max_messages: int
+    ) -> None:
         """An agent that handles batches and acks them only after `handle` returned."""
 
         async def agent(stream: faust.StreamT) -> None:
-            async for batch in stream.noack_take(settings.batch_size, within=settings.batch_seconds):
+            async for batch in stream.noack_take(max_messages, within=settings.batch_seconds):
                 try:
                     await handle(batch)
                 except Exception as error:
@@ -158,6 +162,9 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         agent.__name__ = agent.__qualname__ = name
         app.agent(topic, name=name)(agent)
 
-    batched_agent(events_topic, "ingest", ingest_batch)
-    batched_agent(records_topic, "aggregate", aggregate_batch)
+    batched_agent(events_topic, "ingest", ingest_batch, settings.batch_size)
+    # records messages carry up to MAX_EVENTS_PER_MESSAGE events: bound a flush by events, for freshness
+    batched_agent(
+        records_topic, "aggregate", aggregate_batch, max(1, settings.flush_max_events // MAX_EVENTS_PER_MESSAGE)
+    )
     return app

@@ -17,7 +17,7 @@ import orjson
 from models.decode import RejectedEvent, decode_message
 from streams.internal import InternalEvent, from_model, record_partition
 
-MAX_EVENTS_PER_MESSAGE = 2000
+MAX_EVENTS_PER_MESSAGE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +84,41 @@ class Routed:
         return out
 
 
-def route(messages: list[SourceMessage], partitions: int, context: dict[str, Any] | None = None) -> Routed:
+class LatenessClock:
+    """Judges lateness per source partition: an event is late when its time is more than the horizon
+    behind the newest event time seen before it in the same source partition.
+
+    The source partition's order is the producer's own order (a portal syncing its backlog), so a bulk
+    backfill is judged the same however the worker interleaves partitions. The clock lives in memory: after
+    a restart it warms up again, so an event right after a restart may be judged on time (it is then
+    counted, and kept in history either way).
+    """
+
+    def __init__(self, horizon_ms: int):
+        self.horizon_ms = horizon_ms
+        self.newest: dict[tuple[str, int], int] = {}
+
+    def observe(self, source: tuple[str, int], event_time_ms: int) -> bool:
+        newest = self.newest.get(source, event_time_ms)
+        if event_time_ms > newest:
+            newest = event_time_ms
+        self.newest[source] = newest
+        return event_time_ms < newest - self.horizon_ms
+
+
+def route(
+    messages: list[SourceMessage],
+    partitions: int,
+    clock: LatenessClock,
+    context: dict[str, Any] | None = None,
+) -> Routed:
     routed = Routed()
     for message in messages:
         decoded = decode_message(message.value, context)
+        source = (message.topic, message.partition)
         for event in decoded.events:
-            routed.by_partition[record_partition(event.record_id, partitions)].append(from_model(event))
+            late = clock.observe(source, int(event.event_time.timestamp() * 1000))
+            routed.by_partition[record_partition(event.record_id, partitions)].append(from_model(event, late))
         routed.events += len(decoded.events)
         for rejected in decoded.rejected:
             routed.dead_letters.append(DeadLetter(message, rejected))

@@ -32,13 +32,14 @@ class InternalEvent(NamedTuple):
     due_date_ms: int | None
     paid_online: bool | None
     applicant_hash: str
+    late: bool  # beyond the lateness horizon when it reached its source partition (see streams.ingest)
 
 
 def _ms(value) -> int:
     return int(value.timestamp() * 1000)
 
 
-def from_model(event: FilingEvent) -> InternalEvent:
+def from_model(event: FilingEvent, late: bool = False) -> InternalEvent:
     return InternalEvent(
         event.event_id,
         event.record_id,
@@ -55,6 +56,7 @@ def from_model(event: FilingEvent) -> InternalEvent:
         _ms(event.due_date) if event.due_date else None,
         event.paid_online,
         event.applicant_hash or "",
+        late,
     )
 
 

@@ -6,8 +6,8 @@ Rules (see README "Counting rules"):
   and as synced once, in the cell of its first synced event; an earlier event arriving later moves the
   count (retraction), whatever the arrival order;
 - every distinct status_changed event counts once, in its own cell, by its status;
-- an event older than the partition watermark minus the lateness horizon is kept in history, counted as
-  late, and changes no aggregate.
+- an event judged late at ingest (beyond the lateness horizon, see streams.ingest.LatenessClock) is kept
+  in history, counted as late, and changes no aggregate.
 
 All of this is a deterministic function of the partition's messages in offset order, which is what makes
 replays after a crash rewrite exactly the same rows.
@@ -91,14 +91,12 @@ class RecordState:
 @dataclass(slots=True)
 class HistoryRow:
     event: InternalEvent
-    is_late: bool
     offset: int
 
 
 @dataclass
 class PartitionState:
     partition: int
-    late_horizon_ms: int
     offset: int = -1  # last applied records-topic offset
     watermark_ms: int = 0
     processed: int = 0
@@ -152,11 +150,10 @@ class PartitionState:
             record.last_time_ms, record.last_status = time_ms, event.status
         if not record.attributes[0] or event.event_type == "submitted":
             record.attributes = (event.service_code, event.province_code, event.channel, event.online_level)
-        is_late = time_ms < self.watermark_ms - self.late_horizon_ms
-        self.history.append(HistoryRow(event, is_late, offset))
+        self.history.append(HistoryRow(event, offset))
         if time_ms > self.watermark_ms:
             self.watermark_ms = time_ms
-        if is_late:
+        if event.late:
             self.late += 1
             return
         cell: Cell = (

@@ -218,6 +218,8 @@ def test_lifecycles_are_consistent(knobbed: tuple[list[bytes], dict[str, Any]]) 
         assert raw_by_id.setdefault(event.event_id, line) == line  # a re-sent event is an exact copy
         assert b'+07:00"' in line
         by_record[event.record_id][event.event_id] = event
+    assert len(by_record) == knobbed[1]["records"]  # record ids are unique
+    assert sum(len(events) for events in by_record.values()) == knobbed[1]["unique_events"]
     for events in by_record.values():
         ordered = sorted(events.values(), key=lambda e: (e.event_time, e.event_type != "submitted"))
         types = [e.event_type for e in ordered]
@@ -277,6 +279,13 @@ def test_cli_to_stdout_with_explicit_truth_path(tmp_path: Path) -> None:
     truth = read_truth(tmp_path / "t.json")
     assert truth["profile"] == "2022" and truth["records"] == 50
     assert result.stdout_bytes.count(b"\n") == truth["lines"]
+
+
+def test_edge_runs_empty_and_now() -> None:
+    lines, truth = run(records=0)
+    assert lines == [] and truth["lines"] == 0 and truth["synced_online_share"] is None
+    lines, truth = run(records=20, start="now", days=0.01)
+    assert truth["totals"]["submitted"] == 20 and len(lines) == truth["lines"]
 
 
 def test_bad_options_are_refused() -> None:

@@ -4,6 +4,8 @@
     dvcpulse simulate --records 5000 --duplicates 0.02 --out-of-order 0.05 --malformed 0.01 --out - | head
 
 The generator and its calibration live in seeds/simulator.py; the counting rules in seeds/ground_truth.py.
+With --rate the lines go through dvcpulse.publisher, which validates before sending: malformed lines are
+rejected there and never reach Kafka (the truth counts them for nothing either way).
 """
 
 from __future__ import annotations

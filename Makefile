@@ -1,0 +1,28 @@
+# The two commands of the README. Both create ./.venv and install everything on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: up test lint bench clean
+
+up: $(VENV)/.installed  ## the whole system on the embedded default (broker + chdb), live view
+	$(BIN)/dvcpulse up
+
+test: $(VENV)/.installed  ## lint + the whole test suite (real embedded broker and ClickHouse engine)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+bench: $(VENV)/.installed  ## 1M events end to end; prints events/s, freshness, memory
+	$(BIN)/python bench/pipeline_bench.py
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+clean:
+	rm -rf $(VENV) data

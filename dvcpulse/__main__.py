@@ -1,0 +1,3 @@
+from dvcpulse.cli import app
+
+app()

@@ -1,0 +1,152 @@
+"""Counting rules of streams.state, pure: duplicates, first-by-event-time with retraction, lateness, replay."""
+
+from __future__ import annotations
+
+import random
+
+from streams.ingest import LatenessClock
+from streams.internal import InternalEvent, decode, encode
+from streams.state import COUNTERS, SUBMITTED, SYNCED, PartitionState, RecordState
+
+HOUR = 3_600_000
+DAY = 24 * HOUR
+T0 = 1_756_684_800_000  # 2025-09-01T00:00:00Z
+
+
+def event(
+    event_id: str,
+    record: str = "R1",
+    kind: str = "submitted",
+    t: int = T0,
+    status: int = 1,
+    channel: int = 2,
+    late: bool = False,
+) -> InternalEvent:
+    return InternalEvent(
+        event_id, record, "1.001", "DV06", "79", "", "", channel, "full", kind, status, t, None, None, "", late
+    )
+
+
+def totals(state: PartitionState) -> list[int]:
+    out = [0] * COUNTERS
+    for counters in state.minutes.values():
+        out = [a + b for a, b in zip(out, counters, strict=True)]
+    return out
+
+
+def fresh() -> PartitionState:
+    return PartitionState(partition=0)
+
+
+def test_duplicate_event_changes_nothing() -> None:
+    state = fresh()
+    state.apply_message(0, [event("e1"), event("e1"), event("e2", kind="status_changed", status=4)])
+    state.apply_message(1, [event("e2", kind="status_changed", status=4)])
+    assert totals(state)[SUBMITTED] == 1
+    assert totals(state)[2 + 4 - 1] == 1
+    assert state.duplicates == 2
+    assert state.processed == 4
+
+
+def test_record_counts_once_at_its_earliest_submitted_event_whatever_the_order() -> None:
+    state = fresh()
+    late_arrival_earlier_time = event("e-early", t=T0 - 10 * 60_000)
+    state.apply_message(0, [event("e-later", t=T0)])
+    state.apply_message(1, [late_arrival_earlier_time])
+    assert totals(state)[SUBMITTED] == 1
+    nonzero = {cell[0]: c[SUBMITTED] for cell, c in state.minutes.items() if c[SUBMITTED]}
+    assert nonzero == {(T0 - 10 * 60_000) // 1000: 1}  # moved to the earlier minute, retracted from the later
+    assert state.minutes[(T0 // 1000, "DV06", "79", 2, "full")][SUBMITTED] == 0
+
+
+def test_synced_once_and_ties_broken_by_event_id() -> None:
+    state = fresh()
+    state.apply_message(0, [event("b", kind="synced", t=T0), event("a", kind="synced", t=T0)])
+    assert totals(state)[SYNCED] == 1
+    assert state.records["R1"].synced[1] == "a"
+
+
+def test_late_event_is_history_only() -> None:
+    state = fresh()
+    state.apply_message(0, [event("new", record="R1", t=T0 + 10 * DAY)])
+    state.apply_message(1, [event("old", record="R2", t=T0, late=True), event("ok", record="R3", t=T0 + 4 * DAY)])
+    assert state.late == 1
+    assert totals(state)[SUBMITTED] == 2  # R1 and R3; R2's only event was late
+    late_rows = [row for row in state.history if row.event.late]
+    assert [row.event.event_id for row in late_rows] == ["old"]
+    state.apply_message(2, [event("old", record="R2", t=T0, late=True)])
+    assert state.late == 1 and state.duplicates == 1  # a re-sent late event is a duplicate, not late twice
+
+
+def test_lateness_clock_is_per_source_partition() -> None:
+    clock = LatenessClock(horizon_ms=7 * DAY)
+    a, b = ("events", 0), ("events", 1)
+    assert not clock.observe(a, T0 + 10 * DAY)
+    assert not clock.observe(b, T0)  # another partition has its own clock
+    assert not clock.observe(a, T0 + 3 * DAY + 1)  # exactly 7 days behind minus 1 ms: on time
+    assert clock.observe(a, T0 + 3 * DAY - 1)  # more than 7 days behind the newest in its partition
+    assert not clock.observe(a, T0 + 11 * DAY)
+
+
+def test_replayed_offsets_are_skipped() -> None:
+    state = fresh()
+    assert state.apply_message(5, [event("e1")])
+    assert not state.apply_message(5, [event("e-other")])
+    assert not state.apply_message(3, [event("e-older")])
+    assert totals(state)[SUBMITTED] == 1
+
+
+def test_rebuild_from_record_states_equals_incremental_cells() -> None:
+    rng = random.Random(3)
+    state = fresh()
+    kinds = ["submitted", "status_changed", "synced"]
+    for offset in range(200):
+        batch = []
+        for _ in range(20):
+            record = f"R{rng.randrange(300)}"
+            batch.append(
+                event(
+                    f"e{rng.randrange(3000)}",  # collisions are re-sent events
+                    record=record,
+                    kind=rng.choice(kinds),
+                    t=T0 + rng.randrange(3 * DAY),
+                    status=rng.randrange(1, 11),
+                    channel=rng.choice([1, 2, 3]),
+                )
+            )
+        state.apply_message(offset, batch)
+    incremental = {cell: counters for cell, counters in state.minutes.items() if any(counters)}
+    restored = fresh()
+    restored.records = {rid: RecordState.from_json(r.to_json()) for rid, r in state.records.items()}
+    restored.rebuild_aggregates()
+    assert {cell: counters for cell, counters in restored.minutes.items() if any(counters)} == incremental
+    assert all(v >= 0 for counters in state.minutes.values() for v in counters)
+
+
+def test_processing_is_deterministic_across_batchings() -> None:
+    """Same messages, different flush points: the same final cells (what makes replays exact)."""
+    rng = random.Random(9)
+    messages = [
+        [event(f"e{rng.randrange(500)}", record=f"R{rng.randrange(80)}", kind=rng.choice(["submitted", "synced"]),
+               t=T0 + rng.randrange(DAY)) for _ in range(10)]
+        for _ in range(60)
+    ]  # fmt: skip
+    one = fresh()
+    for offset, batch in enumerate(messages):
+        one.apply_message(offset, decode(encode(batch)))
+    two = fresh()
+    for offset, batch in enumerate(messages):
+        two.apply_message(offset, batch)
+        if offset % 7 == 0:
+            two.take_changes()
+    assert one.minutes == two.minutes and one.days == two.days
+
+
+def test_take_changes_reports_dirty_cells_once() -> None:
+    state = fresh()
+    state.apply_message(0, [event("e1"), event("e2", record="R2")])
+    changes = state.take_changes()
+    assert changes.version == 0 and set(changes.records) == {"R1", "R2"} and len(changes.history) == 2
+    assert changes.checkpoint.processed == 2
+    empty = state.take_changes()
+    assert not empty.records and not empty.minutes and not empty.history
