@@ -52,6 +52,7 @@ class RejectedEvent:
 class Decoded:
     events: list[FilingEvent] = field(default_factory=list)
     rejected: list[RejectedEvent] = field(default_factory=list)
+    indexes: list[int] = field(default_factory=list)  # each event's position in its envelope, -1 if alone
 
 
 def _truncated(text: str) -> str:
@@ -149,22 +150,25 @@ def decode_message(value: bytes | None, context: dict[str, Any] | None = None) -
     if stripped[:1] != b"[":
         try:
             out.events.append(_ONE.validate_json(value, context=context))
+            out.indexes.append(-1)
         except ValidationError as error:
             out.rejected.append(RejectedEvent(field_errors(error), safe_raw(bytes(value))))
         return out
     try:
         out.events = _MANY.validate_json(value, context=context)
+        out.indexes = list(range(len(out.events)))
         return out
     except ValidationError:
         pass  # find the bad ones below, keep the good ones
     try:
         items = orjson.loads(value)
     except orjson.JSONDecodeError as error:
-        out.rejected.append(_reject(f"invalid JSON: {error}", bytes(value)))
+        out.rejected.append(_reject(f"envelope is not valid JSON ({error}); none of its events was read", bytes(value)))
         return out
     for index, item in enumerate(items):
         try:
             out.events.append(_ONE.validate_python(item, context=context))
+            out.indexes.append(index)
         except ValidationError as error:
             out.rejected.append(RejectedEvent(field_errors(error), safe_raw(_as_bytes(item)), index))
     return out

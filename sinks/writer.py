@@ -33,6 +33,7 @@ STATE_COLUMNS = [
     "submitted_at", "synced_at", "last_status", "last_event_time", "events_seen", "state", "watermark",
     "processed", "duplicates", "late", "updated_at",
 ]
+WORKER_STATS_COLUMNS = ["at", "worker", "topic", "partition", "position", "end_offset", "lag"]
 DEAD_LETTER_COLUMNS = [
     "source_topic", "source_partition", "source_offset", "item_index", "reason", "errors", "raw", "received_at",
 ]
@@ -55,7 +56,7 @@ class ClickHouseWriter:
     def write(self, batch: list[Changes]) -> None:
         now = _now_ms()
         history = [
-            [*row.event, changes.partition, row.offset, now]  # InternalEvent fields end with `late`
+            [*row.event[:-1], changes.partition, row.offset, now]  # InternalEvent fields minus `source`
             for changes in batch
             for row in changes.history
         ]
@@ -99,6 +100,10 @@ class ClickHouseWriter:
             ]
         )
         return rows
+
+    def write_worker_stats(self, rows: list[list]) -> None:
+        if rows:
+            self.client.insert(f"{self.db}.worker_stats", rows, column_names=WORKER_STATS_COLUMNS)
 
     def write_dead_letters(self, rows: list[list]) -> None:
         if rows:

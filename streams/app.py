@@ -14,6 +14,8 @@ import asyncio
 import logging
 import os
 import random
+import socket
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -26,6 +28,7 @@ from sinks.writer import ClickHouseWriter
 from streams.aggregate import Aggregator, RecordsMessage
 from streams.ingest import MAX_EVENTS_PER_MESSAGE, LatenessClock, SourceMessage, now_utc, route
 from streams.internal import encode
+from streams.membership import leave_group_on_clean_stop
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -102,6 +105,8 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         store="memory://",
         stream_wait_empty=False,  # unacked batches are replayed after a restart; never wait for them
     )
+    if settings.worker_id:
+        leave_group_on_clean_stop(app)
     events_topic = app.topic(settings.events_topic, value_type=bytes, key_type=bytes)
     records_topic = app.topic(
         settings.records_topic, value_type=bytes, key_type=bytes, partitions=settings.partitions
@@ -112,7 +117,6 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     aggregator = Aggregator(writer)
     context = {"pii_key": settings.pii_key.get_secret_value()}
     clock = LatenessClock(int(settings.late_horizon_hours * 3600 * 1000))
-    app.dvcpulse_aggregator = aggregator  # type: ignore[attr-defined]
 
     def records_partitions(tps: set[TP]) -> list[int]:
         return [tp.partition for tp in tps if tp.topic == settings.records_topic]
@@ -161,6 +165,29 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
 
         agent.__name__ = agent.__qualname__ = name
         app.agent(topic, name=name)(agent)
+
+    worker_name = settings.worker_id or f"{socket.gethostname()}-{os.getpid()}"
+
+    @app.timer(interval=5.0)
+    async def record_lag() -> None:
+        """Consumer lag per assigned partition, for the pipeline-health dashboard (worker_stats)."""
+        consumer = app.consumer
+        now_ms = int(time.time() * 1000)
+        rows = []
+        for tp in sorted(consumer.assignment()):
+            if tp.topic not in (settings.events_topic, settings.records_topic):
+                continue
+            end = consumer.highwater(tp)
+            position = consumer._committed_offset.get(tp)  # Faust's last committed offset for tp
+            if end is None or end < 0:
+                continue
+            done = position if position is not None and position >= 0 else 0
+            rows.append([now_ms, worker_name, tp.topic, tp.partition, done, end, max(end - done, 0)])
+        if rows:
+            try:  # metrics only: a failed write is logged, never fatal
+                await asyncio.to_thread(writer.write_worker_stats, rows)
+            except Exception as error:
+                log.warning("worker stats write failed: %s", error)
 
     batched_agent(events_topic, "ingest", ingest_batch, settings.batch_size)
     # records messages carry up to MAX_EVENTS_PER_MESSAGE events: bound a flush by events, for freshness

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from models.decode import RejectedEvent, decode_message
-from streams.internal import InternalEvent, from_model, record_partition
+from streams.internal import InternalEvent, from_model, record_partition, source_hash
 
 MAX_EVENTS_PER_MESSAGE = 1000
 
@@ -115,10 +115,11 @@ def route(
     routed = Routed()
     for message in messages:
         decoded = decode_message(message.value, context)
-        source = (message.topic, message.partition)
-        for event in decoded.events:
-            late = clock.observe(source, int(event.event_time.timestamp() * 1000))
-            routed.by_partition[record_partition(event.record_id, partitions)].append(from_model(event, late))
+        partition_key = (message.topic, message.partition)
+        for index, event in zip(decoded.indexes, decoded.events, strict=True):
+            late = clock.observe(partition_key, int(event.event_time.timestamp() * 1000))
+            source = source_hash(message.topic, message.partition, message.offset, index)
+            routed.by_partition[record_partition(event.record_id, partitions)].append(from_model(event, late, source))
         routed.events += len(decoded.events)
         for rejected in decoded.rejected:
             routed.dead_letters.append(DeadLetter(message, rejected))

@@ -6,6 +6,7 @@ reader only needs orjson. Times are UTC epoch milliseconds so nothing is parsed 
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from typing import NamedTuple
 
@@ -32,14 +33,20 @@ class InternalEvent(NamedTuple):
     due_date_ms: int | None
     paid_online: bool | None
     applicant_hash: str
-    late: bool  # beyond the lateness horizon when it reached its source partition (see streams.ingest)
+    late: bool = False  # beyond the lateness horizon when it reached its source partition (see streams.ingest)
+    source: int = 0  # hash of (topic, partition, offset, index) it came from: tells a replay from a re-send
 
 
 def _ms(value) -> int:
     return int(value.timestamp() * 1000)
 
 
-def from_model(event: FilingEvent, late: bool = False) -> InternalEvent:
+def source_hash(topic: str, partition: int, offset: int, index: int) -> int:
+    digest = hashlib.blake2b(f"{topic}\0{partition}\0{offset}\0{index}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1  # 63 bits: fits ClickHouse Int64 and JSON integers everywhere
+
+
+def from_model(event: FilingEvent, late: bool = False, source: int = 0) -> InternalEvent:
     return InternalEvent(
         event.event_id,
         event.record_id,
@@ -57,6 +64,7 @@ def from_model(event: FilingEvent, late: bool = False) -> InternalEvent:
         event.paid_online,
         event.applicant_hash or "",
         late,
+        source,
     )
 
 

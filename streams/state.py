@@ -41,7 +41,7 @@ def day_of(cell: Cell) -> DayCell:
 
 @dataclass(slots=True)
 class RecordState:
-    seen: set[int] = field(default_factory=set)
+    seen: dict[int, int] = field(default_factory=dict)  # event-id hash -> source hash of its first copy
     submitted: tuple[int, str, Cell] | None = None  # (event_time_ms, event_id, cell) of the first one
     synced: tuple[int, str, Cell] | None = None
     statuses: list[tuple[Cell, int]] = field(default_factory=list)
@@ -61,7 +61,7 @@ class RecordState:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "seen": sorted(self.seen),
+            "seen": sorted(self.seen.items()),
             "sub": list(self.submitted) if self.submitted else None,
             "syn": list(self.synced) if self.synced else None,
             "st": [[list(cell), status] for cell, status in self.statuses],
@@ -77,7 +77,7 @@ class RecordState:
             return (value[0], value[1], tuple(value[2])) if value else None  # type: ignore[return-value]
 
         return cls(
-            seen=set(data["seen"]),
+            seen=dict(data["seen"]),
             submitted=first(data["sub"]),
             synced=first(data["syn"]),
             statuses=[(tuple(cell), status) for cell, status in data["st"]],  # type: ignore[misc]
@@ -134,15 +134,18 @@ class PartitionState:
         return True
 
     def _apply(self, event: InternalEvent, offset: int) -> None:
-        self.processed += 1
         record = self.records.get(event.record_id)
         if record is None:
             record = self.records[event.record_id] = RecordState()
         digest = event_hash(event.event_id)
-        if digest in record.seen:
-            self.duplicates += 1
+        first_source = record.seen.get(digest)
+        if first_source is not None:
+            if first_source != event.source:  # a re-send by the portal; the same source is our own replay
+                self.processed += 1
+                self.duplicates += 1
             return
-        record.seen.add(digest)
+        self.processed += 1
+        record.seen[digest] = event.source
         record.events += 1
         self.dirty_records.add(event.record_id)
         time_ms = event.event_time_ms

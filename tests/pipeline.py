@@ -118,3 +118,18 @@ def assert_matches_truth(client: Client, database: str, truth: dict[str, Any]) -
     assert duplicates == truth["duplicate_lines"]
     unique_in_history = client.command(f"SELECT count() FROM {database}.v_events")
     assert unique_in_history == truth["unique_events"]
+
+
+async def _send_one_partition(bootstrap: str, topic: str, lines: list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for line in lines:
+            await producer.send_and_wait(topic, line, partition=0)
+    finally:
+        await producer.stop()
+
+
+def send_one_partition(bootstrap: str, topic: str, lines: list[bytes]) -> None:
+    """Every line as its own message, in order, on partition 0."""
+    asyncio.run(_send_one_partition(bootstrap, topic, lines))

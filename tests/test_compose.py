@@ -461,6 +461,8 @@ def test_dockerfile_installs_the_whole_project_as_non_root() -> None:
         if (ROOT / package).is_dir():
             assert package in copied, f"package {package} (pyproject.toml) is not copied into the image"
     assert "pyproject.toml" in copied
+    image_env = [item.split("=", 1)[0] for kw, rest in instructions if kw == "ENV" for item in rest.split()]
+    assert {name for name in image_env if name.startswith("DVCPULSE_")} <= set(ALL_SETTINGS_ENV)
     users = [rest for kw, rest in instructions if kw == "USER"]
     assert users and users[-1] not in ("root", "0"), "the image must run as a non-root user"
     # The build context filter (everything excluded, then exceptions) must not drop what the Dockerfile copies.

@@ -530,7 +530,8 @@ def test_envelope_event_with_several_errors_reports_each() -> None:
 def test_envelope_not_json() -> None:
     rejected = rejected_one(b"[" + orjson.dumps(VALID) + b",")
     assert rejected.errors[0].field == "(message)"
-    assert rejected.reason.startswith("(message)=: invalid JSON")
+    assert rejected.reason.startswith("(message)=: envelope is not valid JSON")
+    assert "none of its events was read" in rejected.reason
     assert rejected.index is None
     assert CCCD.encode() not in rejected.raw
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from streams.ingest import LatenessClock
 from streams.internal import InternalEvent, decode, encode
 from streams.state import COUNTERS, SUBMITTED, SYNCED, PartitionState, RecordState
 
+SOURCES = itertools.count(1)
 HOUR = 3_600_000
 DAY = 24 * HOUR
 T0 = 1_756_684_800_000  # 2025-09-01T00:00:00Z
@@ -21,10 +23,13 @@ def event(
     status: int = 1,
     channel: int = 2,
     late: bool = False,
+    source: int | None = None,
 ) -> InternalEvent:
+    """An internal event; each call is a new source message (a re-send) unless `source` is given."""
     return InternalEvent(
-        event_id, record, "1.001", "DV06", "79", "", "", channel, "full", kind, status, t, None, None, "", late
-    )
+        event_id, record, "1.001", "DV06", "79", "", "", channel, "full", kind, status, t, None, None, "", late,
+        next(SOURCES) if source is None else source,
+    )  # fmt: skip
 
 
 def totals(state: PartitionState) -> list[int]:
@@ -46,6 +51,15 @@ def test_duplicate_event_changes_nothing() -> None:
     assert totals(state)[2 + 4 - 1] == 1
     assert state.duplicates == 2
     assert state.processed == 4
+
+
+def test_internal_replay_is_not_a_duplicate() -> None:
+    """The same source message delivered twice (an ingest replay after a crash) is neither processed twice
+    nor counted as a portal re-send."""
+    state = fresh()
+    state.apply_message(0, [event("e1", source=7)])
+    state.apply_message(1, [event("e1", source=7)])
+    assert (state.processed, state.duplicates, totals(state)[SUBMITTED]) == (1, 0, 1)
 
 
 def test_record_counts_once_at_its_earliest_submitted_event_whatever_the_order() -> None:

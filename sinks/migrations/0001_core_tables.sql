@@ -98,7 +98,6 @@ CREATE TABLE IF NOT EXISTS {db}.dead_letters
     received_at      DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree
-PARTITION BY toYYYYMM(received_at)
 ORDER BY (source_topic, source_partition, source_offset, item_index);
 
 CREATE TABLE IF NOT EXISTS {db}.worker_stats

@@ -1,0 +1,162 @@
+"""End-to-end benchmark: simulated events -> embedded broker -> one worker -> ClickHouse (chdb gateway).
+
+Prints, for N events (default 1,000,000) on this machine, broker included:
+- end-to-end events/s: the worker drains a backlog of N events published beforehand;
+- the ceiling: a bare aiokafka consumer that only decodes the same topic (orjson, no validation);
+- p50/p99 freshness at steady load: events published at --steady-rate events/s, time until the
+  aggregates in ClickHouse include them (polled every 50 ms);
+- peak resident memory of the worker process (VmHWM).
+
+    python bench/pipeline_bench.py [--events 1000000] [--steady-rate 5000] [--steady-seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from dvcpulse.publisher import publish_lines
+from dvcpulse.settings import Settings
+from dvcpulse.stack import LocalStack, processed_events
+from seeds.simulator import simulate, write_simulation
+
+EVENTS_PER_RECORD = 4.24  # the 2025 profile's average lifecycle length
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def bare_consumer_rate(bootstrap: str, topic: str, partitions: int, expected: int) -> float:
+    """The ceiling: fetch and orjson-decode every message of the topic, nothing else."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-bare-{uuid.uuid4().hex}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 << 20,
+        fetch_max_bytes=64 << 20,
+    )
+    await consumer.start()
+    tps = [TopicPartition(topic, p) for p in range(partitions)]
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+    events = 0
+    started = time.perf_counter()
+    try:
+        while events < expected:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for messages in batch.values():
+                for message in messages:
+                    value = orjson.loads(message.value)
+                    events += len(value) if isinstance(value, list) else 1
+    finally:
+        await consumer.stop()
+    return events / (time.perf_counter() - started)
+
+
+def publish(stack: LocalStack, lines, rate: float | None = None):
+    s = stack.settings
+    return asyncio.run(
+        publish_lines(lines, settings=s, bootstrap=stack.bootstrap, topic=s.events_topic, rate=rate, rejects_path=None)
+    )
+
+
+def drain(stack: LocalStack, expected: int, timeout: float) -> float:
+    client = stack.client()
+    db = stack.settings.clickhouse_database
+    started = time.perf_counter()
+    while processed_events(client, db) < expected:
+        if time.perf_counter() - started > timeout:
+            raise SystemExit(f"not drained within {timeout:.0f}s")
+        time.sleep(0.2)
+    return time.perf_counter() - started
+
+
+def steady_freshness(stack: LocalStack, rate: float, seconds: float, seed: int) -> list[float]:
+    """Publish at `rate` and record, for each cumulative count, publish time -> time it was visible."""
+    client = stack.client()
+    db = stack.settings.clickhouse_database
+    base = processed_events(client, db)
+    marks: list[tuple[float, int]] = []  # (wall time, events handed to the producer so far)
+    records = int(rate * seconds / EVENTS_PER_RECORD)
+    run = simulate(records=records, seed=seed, start="now")
+
+    def counted():
+        for sent, line in enumerate(run, start=1):
+            if sent % 200 == 0:
+                marks.append((time.perf_counter(), sent))
+            yield line
+
+    publisher = threading.Thread(target=lambda: publish(stack, counted(), rate), daemon=True)
+    publisher.start()
+    seen: list[tuple[float, int]] = []
+    while publisher.is_alive() or (seen and seen[-1][1] < (marks[-1][1] if marks else 0)):
+        seen.append((time.perf_counter(), processed_events(client, db) - base))
+        time.sleep(0.05)
+        if len(seen) > 20 * (seconds + 120):
+            break
+    latencies = []
+    for sent_at, count in marks:
+        visible = next((t for t, done in seen if done >= count and t >= sent_at), None)
+        if visible is not None:
+            latencies.append(visible - sent_at)
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--steady-rate", type=float, default=5000)
+    parser.add_argument("--steady-seconds", type=float, default=30)
+    parser.add_argument("--data-dir", type=Path, default=None)
+    args = parser.parse_args()
+
+    root = args.data_dir or Path(tempfile.mkdtemp(prefix="dvcpulse-bench-"))
+    jsonl = root / "events.jsonl"
+    records = int(args.events / EVENTS_PER_RECORD)
+    print(f"simulating {records:,} filings -> {jsonl}", flush=True)
+    root.mkdir(parents=True, exist_ok=True)
+    truth = write_simulation(jsonl, records=records, seed=1, start="now")
+    settings = Settings(data_dir=root / "data", app_id=f"bench-{uuid.uuid4().hex[:6]}")
+    stack = LocalStack(settings).start()
+    try:
+        with jsonl.open("rb") as lines:
+            summary = publish(stack, lines)
+        print(f"published: {summary}", flush=True)
+        ceiling = asyncio.run(
+            bare_consumer_rate(stack.bootstrap, settings.events_topic, settings.partitions, summary.events)
+        )
+        worker = stack.start_worker("bench")
+        seconds = drain(stack, truth["valid_events"], timeout=3600)
+        rate = truth["valid_events"] / seconds
+        latencies = steady_freshness(stack, args.steady_rate, args.steady_seconds, seed=2)
+        peak = peak_rss_mb(worker.pid)
+    finally:
+        stack.stop()
+    print()
+    print(f"events                         {truth['valid_events']:,} (backlog drained by one worker)")
+    print(f"end to end                     {rate:,.0f} events/s  ({seconds:.1f} s, worker start-up included)")
+    print(f"bare aiokafka + orjson ceiling {ceiling:,.0f} events/s")
+    if latencies:
+        p50 = statistics.median(latencies)
+        p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) >= 100 else max(latencies)
+        label = f"freshness at {args.steady_rate:,.0f} events/s"
+        print(f"{label:<31}p50 {p50:.2f} s, p99 {p99:.2f} s ({len(latencies)} probes)")
+    print(f"peak worker memory             {peak:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
