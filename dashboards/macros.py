@@ -10,7 +10,10 @@ Two passes, in Grafana's order:
    packages/scenes/src/variables/interpolation/formatRegistry.ts + sceneInterpolator.ts (formats).
 2. Backend (`expand_macros`): grafana/clickhouse-datasource pkg/macros/macros.go (the macro bodies and
    the `ClickHouseMacros` map, layered on grafana/macropro defaults.go) and grafana/macropro parser.go /
-   macropro.go (longest name first, whole-name match, argument splitting, comment stripping).
+   macropro.go (longest name first, whole-name match, argument splitting, comment stripping); nested
+   macros expand innermost first (macros_test.go TestInterpolateNestedMacros).
+   Read at clickhouse-datasource commit 1d04063a (plugin 4.20); the macro bodies are the same in the
+   pre-macropro versions (commits 005050e2, 4304e52e) and in the 4.14 line docker-compose installs.
 
 Times are rendered in UTC, as the plugin does in its (UTC) container: toDateTime(<unix seconds>) truncates
 to the second, fromUnixTimestamp64Milli(<unix ms>), toDate('<YYYY-MM-DD>').

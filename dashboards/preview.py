@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -60,10 +60,23 @@ def run_panels(
         targets = panel.get("targets") or []
         if not targets:
             continue
-        query = macros.render(targets[0]["rawSql"], ctx, variables)
+        query = macros.render(targets[0]["rawSql"], _panel_context(ctx, panel), variables)
         result = client.query(query)
         results.append(PanelData(panel, query, list(result.column_names), [tuple(r) for r in result.result_rows]))
     return results
+
+
+_DURATION = re.compile(r"(\d+)(ms|s|m|h|d)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _panel_context(ctx: macros.QueryContext, panel: Mapping[str, Any]) -> macros.QueryContext:
+    """Grafana never uses an interval below the panel's minimum interval ("1m", "5m", ...)."""
+    match = _DURATION.fullmatch(str(panel.get("interval") or ""))
+    if not match:
+        return ctx
+    minimum = timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2]])
+    return replace(ctx, interval=max(ctx.interval, minimum))
 
 
 # -- number formatting -------------------------------------------------------------------------------

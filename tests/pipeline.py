@@ -39,7 +39,10 @@ async def _send_mixed(bootstrap: str, topic: str, lines: list[bytes], seed: int,
     Returns the number of Kafka messages sent."""
     rng = random.Random(seed)
     murmur = DefaultPartitioner()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1 << 20)
+    # idempotent: a retried produce under load must not append a batch twice (that would be a real re-send)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1 << 20, enable_idempotence=True, acks="all"
+    )
     await producer.start()
     sent = 0
     envelope: list[bytes] = []
