@@ -41,7 +41,8 @@ def day_of(cell: Cell) -> DayCell:
 
 @dataclass(slots=True)
 class RecordState:
-    seen: dict[int, int] = field(default_factory=dict)  # event-id hash -> source hash of its first copy
+    seen: set[int] = field(default_factory=set)  # event-id hashes
+    sources: set[int] = field(default_factory=set)  # source messages already applied: a replay is silent
     submitted: tuple[int, str, Cell] | None = None  # (event_time_ms, event_id, cell) of the first one
     synced: tuple[int, str, Cell] | None = None
     statuses: list[tuple[Cell, int]] = field(default_factory=list)
@@ -61,7 +62,8 @@ class RecordState:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "seen": sorted(self.seen.items()),
+            "seen": sorted(self.seen),
+            "src": sorted(self.sources),
             "sub": list(self.submitted) if self.submitted else None,
             "syn": list(self.synced) if self.synced else None,
             "st": [[list(cell), status] for cell, status in self.statuses],
@@ -77,7 +79,8 @@ class RecordState:
             return (value[0], value[1], tuple(value[2])) if value else None  # type: ignore[return-value]
 
         return cls(
-            seen=dict(data["seen"]),
+            seen=set(data["seen"]),
+            sources=set(data["src"]),
             submitted=first(data["sub"]),
             synced=first(data["syn"]),
             statuses=[(tuple(cell), status) for cell, status in data["st"]],  # type: ignore[misc]
@@ -137,15 +140,15 @@ class PartitionState:
         record = self.records.get(event.record_id)
         if record is None:
             record = self.records[event.record_id] = RecordState()
-        digest = event_hash(event.event_id)
-        first_source = record.seen.get(digest)
-        if first_source is not None:
-            if first_source != event.source:  # a re-send by the portal; the same source is our own replay
-                self.processed += 1
-                self.duplicates += 1
-            return
+        if event.source in record.sources:
+            return  # the same source message again: our own replay after a crash, not a new arrival
+        record.sources.add(event.source)
         self.processed += 1
-        record.seen[digest] = event.source
+        digest = event_hash(event.event_id)
+        if digest in record.seen:
+            self.duplicates += 1  # re-sent by the portal
+            return
+        record.seen.add(digest)
         record.events += 1
         self.dirty_records.add(event.record_id)
         time_ms = event.event_time_ms

@@ -55,11 +55,14 @@ def test_duplicate_event_changes_nothing() -> None:
 
 def test_internal_replay_is_not_a_duplicate() -> None:
     """The same source message delivered twice (an ingest replay after a crash) is neither processed twice
-    nor counted as a portal re-send."""
+    nor counted as a portal re-send; a replayed re-send stays one re-send."""
     state = fresh()
     state.apply_message(0, [event("e1", source=7)])
     state.apply_message(1, [event("e1", source=7)])
     assert (state.processed, state.duplicates, totals(state)[SUBMITTED]) == (1, 0, 1)
+    state.apply_message(2, [event("e1", source=8)])  # the portal re-sends it
+    state.apply_message(3, [event("e1", source=8)])  # and that message is replayed
+    assert (state.processed, state.duplicates, totals(state)[SUBMITTED]) == (2, 1, 1)
 
 
 def test_record_counts_once_at_its_earliest_submitted_event_whatever_the_order() -> None:
