@@ -22,6 +22,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from dvcpulse.processes import pid_alive
+
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
@@ -95,20 +97,6 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
     return bytes(chunks)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    # A zombie still answers kill(0); it holds no port, so treat it as dead.
-    with contextlib.suppress(OSError, IndexError):
-        stat_line = Path(f"/proc/{pid}/stat").read_text()
-        return stat_line.rsplit(")", 1)[1].split()[0] != "Z"
-    return True
-
-
 def _tail(path: Path, lines: int = 20) -> str:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -131,7 +119,7 @@ def find_running_broker(data_dir: Path) -> str | None:
         log.warning("unreadable %s; removing it", endpoint)
         endpoint.unlink(missing_ok=True)
         return None
-    if _pid_alive(pid) and kafka_answers(host, int(port)):
+    if pid_alive(pid) and kafka_answers(host, int(port)):
         return bootstrap
     log.info("removing stale %s (pid %s is gone or %s does not answer)", endpoint, pid, bootstrap)
     endpoint.unlink(missing_ok=True)

@@ -59,6 +59,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import chdb
 
+from dvcpulse.processes import pid_alive
+
 log = logging.getLogger(__name__)
 
 # The head of a request is scanned for an `INSERT ... FORMAT x` statement within this many bytes; the data
@@ -804,18 +806,6 @@ def _remove_endpoint(target: Path, pid: int | None = None, expected: dict[str, A
         target.unlink()
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
-
-
 def _ping(url: str, timeout: float = 2.0) -> bool:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never route localhost via a proxy
     try:
@@ -832,7 +822,7 @@ def find_running_server(path: Path) -> str | None:
     if info is None:
         return None
     url, pid = info.get("url"), info.get("pid")
-    if isinstance(url, str) and isinstance(pid, int) and _pid_alive(pid) and _ping(url):
+    if isinstance(url, str) and isinstance(pid, int) and pid_alive(pid) and _ping(url):
         return url
     _remove_endpoint(target, expected=info)
     return None
