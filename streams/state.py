@@ -143,6 +143,7 @@ class PartitionState:
         if event.source in record.sources:
             return  # the same source message again: our own replay after a crash, not a new arrival
         record.sources.add(event.source)
+        self.dirty_records.add(event.record_id)  # even a re-send changes the record: its sources
         self.processed += 1
         digest = event_hash(event.event_id)
         if digest in record.seen:
@@ -150,7 +151,6 @@ class PartitionState:
             return
         record.seen.add(digest)
         record.events += 1
-        self.dirty_records.add(event.record_id)
         time_ms = event.event_time_ms
         if time_ms >= record.last_time_ms:
             record.last_time_ms, record.last_status = time_ms, event.status

@@ -65,6 +65,20 @@ def test_internal_replay_is_not_a_duplicate() -> None:
     assert (state.processed, state.duplicates, totals(state)[SUBMITTED]) == (2, 1, 1)
 
 
+def test_a_resend_is_persisted_so_its_replay_after_a_restore_stays_silent() -> None:
+    state = fresh()
+    state.apply_message(0, [event("e1", source=1)])
+    state.take_changes()
+    state.apply_message(1, [event("e1", source=2)])  # a portal re-send: only the record's sources change
+    changes = state.take_changes()
+    assert set(changes.records) == {"R1"}
+    restored = fresh()
+    restored.records = {rid: RecordState.from_json(r.to_json()) for rid, r in changes.records.items()}
+    restored.offset, restored.processed, restored.duplicates = 1, 2, 1
+    restored.apply_message(2, [event("e1", source=2)])  # the re-send replayed after a crash
+    assert (restored.processed, restored.duplicates) == (2, 1)
+
+
 def test_record_counts_once_at_its_earliest_submitted_event_whatever_the_order() -> None:
     state = fresh()
     late_arrival_earlier_time = event("e-early", t=T0 - 10 * 60_000)
