@@ -63,7 +63,7 @@ class Settings(BaseSettings):
         20_000, ge=1000, description="Max events the aggregate agent applies per ClickHouse flush (freshness)."
     )
     stream_buffer_messages: int = Field(
-        20_000, ge=100, description="Faust's per-partition stream buffer (stream_buffer_maxsize), in messages."
+        64, ge=4, description="Faust's per-partition stream buffer (stream_buffer_maxsize), in messages."
     )
     batch_seconds: float = Field(0.25, gt=0, description="Max wait before a partial batch is processed.")
     late_horizon_hours: float = Field(7 * 24, gt=0, description="Events later than this are history only.")
