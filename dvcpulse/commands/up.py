@@ -108,12 +108,14 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
 
-def render(feed: Feed, figures: dict[str, Any], rates: tuple[float, float]) -> Group:
+def render(feed: Feed, figures: dict[str, Any], rates: tuple[float, float], processed_before: int) -> Group:
+    """The live view; flow figures are this run's, totals are everything in ClickHouse (the data dir)."""
     published = feed.read
-    lag = max(published - figures["processed"] - (feed.summary.rejected if feed.summary else 0), 0)
+    processed = figures["processed"] - processed_before
+    lag = max(published - processed - (feed.summary.rejected if feed.summary else 0), 0)
     flow = Table.grid(padding=(0, 3))
     flow.add_row("events in", f"{published:,}", f"{rates[0]:,.0f}/s")
-    flow.add_row("processed", f"{figures['processed']:,}", f"{rates[1]:,.0f}/s")
+    flow.add_row("processed", f"{processed:,}", f"{rates[1]:,.0f}/s")
     flow.add_row("lag", f"{lag:,}", "")
     flow.add_row("dead letters", f"{figures['dead_lettered']:,}", f"duplicates {figures['duplicates']:,}")
     fresh = figures["freshness_seconds"]
@@ -199,10 +201,11 @@ def _wait_drained(stack: LocalStack, feed: Feed, timeout: float) -> dict[str, An
 
 def _live(stack: LocalStack, feed: Feed) -> dict[str, Any]:
     figures = snapshot(stack)
+    before = figures["processed"]
     last = (time.monotonic(), feed.read, figures["processed"])
     rates = (0.0, 0.0)
     console.print("[dim]Ctrl-C stops everything cleanly and prints a summary.[/]")
-    with Live(render(feed, figures, rates), console=console, refresh_per_second=2) as live:
+    with Live(render(feed, figures, rates, before), console=console, refresh_per_second=2) as live:
         while True:
             time.sleep(1.0)
             figures = snapshot(stack)
@@ -210,7 +213,7 @@ def _live(stack: LocalStack, feed: Feed) -> dict[str, Any]:
             elapsed = max(now - last[0], 1e-6)
             rates = ((feed.read - last[1]) / elapsed, (figures["processed"] - last[2]) / elapsed)
             last = (now, feed.read, figures["processed"])
-            live.update(render(feed, figures, rates))
+            live.update(render(feed, figures, rates, before))
             if feed.error is not None:
                 raise feed.error
 
