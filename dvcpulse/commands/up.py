@@ -38,9 +38,12 @@ class Feed:
     error: BaseException | None = None
     simulation: Any = None
     thread: threading.Thread = field(init=False)
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def _counted(self) -> Iterator[bytes]:
         for line in self.lines:
+            if self.stopping.is_set():
+                return  # publish_lines then flushes what it has and returns its summary
             self.read += 1
             yield line
 
@@ -68,6 +71,11 @@ class Feed:
     @property
     def done(self) -> bool:
         return not self.thread.is_alive()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop feeding and wait for the publisher to flush, before the broker goes away."""
+        self.stopping.set()
+        self.thread.join(timeout)
 
 
 def snapshot(stack: LocalStack) -> dict[str, Any]:
@@ -168,6 +176,7 @@ def register(app: typer.Typer) -> None:
             publish_rate = rate or (None if until_drained else max(events_per_day / 86400 * speedup, 1.0))
         started = time.monotonic()
         stack = LocalStack(settings)
+        feed: Feed | None = None
         console.print(f"[bold]dvcpulse up[/]: data in {settings.data_dir.resolve()}")
         try:
             stack.start()
@@ -177,10 +186,16 @@ def register(app: typer.Typer) -> None:
             feed.simulation = simulation
             figures = _wait_drained(stack, feed, timeout) if until_drained else _live(stack, feed)
         except KeyboardInterrupt:
+            if feed is not None:
+                feed.stop()
             figures = snapshot(stack) if stack.clickhouse_url else {}
         finally:
             console.print("stopping …")
+            if feed is not None:
+                feed.stop()
             stack.stop()
+        if feed is None:
+            fail("stopped before anything was published")
         _report(figures, feed, simulation, time.monotonic() - started, settings.data_dir, as_json)
 
 
