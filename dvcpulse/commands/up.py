@@ -245,7 +245,7 @@ def _report(
         "seconds": round(seconds, 1),
         "data_dir": str(data_dir.resolve()),
     }
-    if simulation is not None and feed.done and summary is not None:
+    if simulation is not None and summary is not None and not feed.stopping.is_set():
         result["simulation"] = {
             k: simulation.truth()[k] for k in ("profile", "seed", "records", "first_event_time", "options")
         }
