@@ -60,10 +60,10 @@ class Settings(BaseSettings):
     app_id: str = "dvcpulse"
     batch_size: int = Field(500, ge=1, description="Max Kafka messages per processing batch.")
     flush_max_events: int = Field(
-        20_000, ge=1000, description="Max events the aggregate agent applies per ClickHouse flush (freshness)."
+        10_000, ge=1000, description="Max events the aggregate agent applies per ClickHouse flush (freshness)."
     )
     stream_buffer_messages: int = Field(
-        64, ge=4, description="Faust's per-partition stream buffer (stream_buffer_maxsize), in messages."
+        16, ge=4, description="Faust's per-partition stream buffer (stream_buffer_maxsize), in messages."
     )
     batch_seconds: float = Field(0.25, gt=0, description="Max wait before a partial batch is processed.")
     late_horizon_hours: float = Field(7 * 24, gt=0, description="Events later than this are history only.")

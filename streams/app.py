@@ -101,7 +101,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         broker_commit_interval=2.0,
         producer_linger_ms=5,
         producer_max_request_size=8 * 1024 * 1024,
-        consumer_max_fetch_size=8 * 1024 * 1024,
+        consumer_max_fetch_size=1024 * 1024,  # per partition: bounds what a worker prefetches (memory)
         store="memory://",
         stream_wait_empty=False,  # unacked batches are replayed after a restart; never wait for them
     )
