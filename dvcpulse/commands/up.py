@@ -39,6 +39,7 @@ class Feed:
     simulation: Any = None
     thread: threading.Thread = field(init=False)
     stopping: threading.Event = field(default_factory=threading.Event)
+    exhausted: bool = False  # every line of the input was handed to the publisher
 
     def _counted(self) -> Iterator[bytes]:
         for line in self.lines:
@@ -46,6 +47,7 @@ class Feed:
                 return  # publish_lines then flushes what it has and returns its summary
             self.read += 1
             yield line
+        self.exhausted = True
 
     def _run(self) -> None:
         settings = self.stack.settings
@@ -245,7 +247,7 @@ def _report(
         "seconds": round(seconds, 1),
         "data_dir": str(data_dir.resolve()),
     }
-    if simulation is not None and summary is not None and not feed.stopping.is_set():
+    if simulation is not None and feed.exhausted:
         result["simulation"] = {
             k: simulation.truth()[k] for k in ("profile", "seed", "records", "first_event_time", "options")
         }
