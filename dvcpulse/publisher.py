@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import stat
 import sys
 import time
@@ -30,8 +29,7 @@ from aiokafka.protocol.admin import ApiVersionRequest
 from pydantic import ValidationError
 
 from dvcpulse.settings import Settings
-from models.decode import FieldError, decode_event, field_errors
-from models.privacy import redact_raw
+from models.decode import FieldError, decode_event, field_errors, safe_raw
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +41,6 @@ _INIT_PRODUCER_ID = 22  # Kafka API key; brokers that know it support idempotent
 _YIELD_EVERY = 1000  # lines between event-loop yields, so the producer's sender task gets to run
 _PROGRESS_EVERY = 2000
 _PARTITION_CACHE_SIZE = 1 << 20
-_LONG_DIGITS = re.compile(rb"\d{9,}")
-_MAX_SHOWN = 80
 
 RejectCallback = Callable[[int, str], None]
 
@@ -82,21 +78,6 @@ def partition_for(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-def _whole_input_value(raw: bytes) -> str:
-    """What to show for an error about the whole line: redacted, and long digit runs masked too,
-    because a line that is not valid JSON may hide a citizen id where redact_raw cannot find it."""
-    text = _LONG_DIGITS.sub(b"<digits>", redact_raw(raw)).decode("utf-8", "replace")
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
-
-
-def _safe_errors(error: ValidationError, raw: bytes) -> tuple[FieldError, ...]:
-    # field_errors withholds personal fields, but an error about the whole line shows the line itself.
-    return tuple(
-        FieldError(e.field, _whole_input_value(raw), e.reason) if e.field == "(event)" else e
-        for e in field_errors(error)
-    )
-
-
 class _Rejects:
     """Writes rejected lines as JSONL, creating the file only when there is something to write."""
 
@@ -116,14 +97,11 @@ class _Rejects:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("wb")
-        redacted = redact_raw(raw)
-        if not _is_json(raw):
-            redacted = _LONG_DIGITS.sub(b"<digits>", redacted)
         record = {
             "line": line_number,
             "reason": reason,
-            "errors": [{"field": e.field, "value": e.value, "reason": e.reason} for e in errors],
-            "raw": redacted.decode("utf-8", "replace"),
+            "errors": [e.as_dict() for e in errors],
+            "raw": safe_raw(raw).decode("utf-8", "replace"),
         }
         self._file.write(orjson.dumps(record) + b"\n")
 
@@ -134,14 +112,6 @@ class _Rejects:
             # A rejects file from an earlier run would now be misleading.
             log.info("no rejects; removing old %s", self.path)
             self.path.unlink()
-
-
-def _is_json(raw: bytes) -> bool:
-    try:
-        orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return False
-    return True
 
 
 class _Throttle:
@@ -364,7 +334,7 @@ async def publish_lines(
                 try:
                     event = decode_event(line)
                 except ValidationError as error:
-                    rejects.add(line_count, line, _safe_errors(error, line))
+                    rejects.add(line_count, line, field_errors(error))
                     continue
                 key = event.record_id.encode()
                 if envelopes is not None:

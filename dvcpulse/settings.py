@@ -86,13 +86,6 @@ class Settings(BaseSettings):
     def broker_dir(self) -> Path:
         return (self.data_dir / "broker").resolve()
 
-    @property
-    def embedded_broker(self) -> bool:
-        return not self.kafka_bootstrap
-
-    def effective_clickhouse_dsn(self) -> str:
-        return self.clickhouse_dsn or f"chdb://{self.chdb_path}"
-
     def kafka_client_options(self) -> dict[str, object]:
         """SASL/TLS options in aiokafka's vocabulary, passed through unchanged."""
         options: dict[str, object] = {"security_protocol": self.kafka_security_protocol}

@@ -34,6 +34,9 @@ class FieldError:
     def __str__(self) -> str:
         return f"{self.field}={self.value}: {self.reason}"
 
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "value": self.value, "reason": self.reason}
+
 
 @dataclass(frozen=True, slots=True)
 class RejectedEvent:
@@ -173,9 +176,3 @@ def decode_message(value: bytes | None, context: dict[str, Any] | None = None) -
             out.rejected.append(RejectedEvent(field_errors(error), safe_raw(_as_bytes(item)), index))
     return out
 
-
-def encode_envelope(events: list[dict[str, Any]] | list[bytes]) -> bytes:
-    """A JSON array of already-serialised events (bytes) or event objects."""
-    if events and isinstance(events[0], bytes):
-        return b"[" + b",".join(events) + b"]"  # type: ignore[arg-type]
-    return orjson.dumps(events)

@@ -8,27 +8,21 @@ ClickHouse's HTTP interface instead; the SQL is the same either way.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from dvcpulse.settings import Settings
+from sinks.chdb_server import find_running_server
 
 log = logging.getLogger(__name__)
-
-
-def embedded_server_url(chdb_path: Path) -> str | None:
-    from sinks.chdb_server import find_running_server
-
-    return find_running_server(chdb_path)
 
 
 def resolve_dsn(settings: Settings) -> str:
     """The DSN this process should use: the configured one, a running gateway, or chdb in-process."""
     if settings.clickhouse_dsn:
         return settings.clickhouse_dsn
-    url = embedded_server_url(settings.chdb_path)
+    url = find_running_server(settings.chdb_path)
     if url:
         return url
     settings.chdb_path.mkdir(parents=True, exist_ok=True)

@@ -62,22 +62,20 @@ class ClickHouseWriter:
         ]
         if history:
             self.client.insert(f"{self.db}.events", history, column_names=EVENT_COLUMNS)
-        minutes = [
-            [*cell, changes.partition, changes.version, c[0], c[1], c[2:]]
-            for changes in batch
-            for cell, c in changes.minutes.items()
-        ]
-        if minutes:
-            self.client.insert(f"{self.db}.agg_minute_partial", minutes, column_names=["minute", *AGG_COLUMNS])
-        days = [
-            [*cell, changes.partition, changes.version, c[0], c[1], c[2:]]
-            for changes in batch
-            for cell, c in changes.days.items()
-        ]
-        if days:
-            self.client.insert(f"{self.db}.agg_day_partial", days, column_names=["day", *AGG_COLUMNS])
+        self._write_cells("agg_minute_partial", "minute", [(c, c.minutes) for c in batch])
+        self._write_cells("agg_day_partial", "day", [(c, c.days) for c in batch])
         states = [row for changes in batch for row in self._state_rows(changes, now)]
         self.client.insert(f"{self.db}.record_state", states, column_names=STATE_COLUMNS)
+
+    def _write_cells(self, table: str, time_column: str, parts: list[tuple[Changes, dict]]) -> None:
+        """Cumulative partition-local counters of the changed cells, stamped with the partition version."""
+        rows = [
+            [*cell, changes.partition, changes.version, c[0], c[1], c[2:]]
+            for changes, cells in parts
+            for cell, c in cells.items()
+        ]
+        if rows:
+            self.client.insert(f"{self.db}.{table}", rows, column_names=[time_column, *AGG_COLUMNS])
 
     def _state_rows(self, changes: Changes, now: int) -> list[list]:
         rows = []

@@ -43,7 +43,7 @@ class DeadLetter:
         return orjson.dumps(
             {
                 "reason": self.rejected.reason,
-                "errors": [{"field": e.field, "value": e.value, "reason": e.reason} for e in self.rejected.errors],
+                "errors": [e.as_dict() for e in self.rejected.errors],
                 "source": {
                     "topic": self.source.topic,
                     "partition": self.source.partition,
@@ -56,7 +56,7 @@ class DeadLetter:
         )
 
     def to_row(self, received_at: datetime) -> list[Any]:
-        errors = [{"field": e.field, "value": e.value, "reason": e.reason} for e in self.rejected.errors]
+        errors = [e.as_dict() for e in self.rejected.errors]
         return [
             self.source.topic,
             self.source.partition,
@@ -73,7 +73,6 @@ class DeadLetter:
 class Routed:
     by_partition: dict[int, list[InternalEvent]] = field(default_factory=lambda: defaultdict(list))
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    events: int = 0
 
     def chunks(self) -> list[tuple[int, list[InternalEvent]]]:
         """(partition, events) pairs of at most MAX_EVENTS_PER_MESSAGE events, in arrival order."""
@@ -120,7 +119,6 @@ def route(
             late = clock.observe(partition_key, int(event.event_time.timestamp() * 1000))
             source = source_hash(message.topic, message.partition, message.offset, index)
             routed.by_partition[record_partition(event.record_id, partitions)].append(from_model(event, late, source))
-        routed.events += len(decoded.events)
         for rejected in decoded.rejected:
             routed.dead_letters.append(DeadLetter(message, rejected))
     return routed
