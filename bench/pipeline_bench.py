@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import threading
@@ -30,6 +31,23 @@ from dvcpulse.stack import LocalStack, processed_events
 from seeds.simulator import simulate, write_simulation
 
 EVENTS_PER_RECORD = 4.24  # the 2025 profile's average lifecycle length
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes and everything in their process groups (the broker's child binary)."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, pgid = int(proc.name), int(fields[2])
+        if pid in pids or pgid in pids:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -140,7 +158,11 @@ def main() -> None:
             bare_consumer_rate(stack.bootstrap, settings.events_topic, settings.partitions, summary.events)
         )
         worker = stack.start_worker("bench")
+        roles = {"worker": worker.pid, "ClickHouse gateway": stack.gateway.pid if stack.gateway else 0}
+        roles["broker"] = stack.broker.pid if stack.broker else 0
+        before = {role: cpu_seconds([pid]) for role, pid in roles.items()}
         seconds = drain(stack, truth["valid_events"], timeout=3600)
+        cpu = {role: cpu_seconds([pid]) - before[role] for role, pid in roles.items()}
         rate = truth["valid_events"] / seconds
         latencies = steady_freshness(stack, args.steady_rate, args.steady_seconds, seed=2)
         peak = peak_rss_mb(worker.pid)
@@ -150,6 +172,9 @@ def main() -> None:
     print(f"events                         {truth['valid_events']:,} (backlog drained by one worker)")
     print(f"end to end                     {rate:,.0f} events/s  ({seconds:.1f} s, worker start-up included)")
     print(f"bare aiokafka + orjson ceiling {ceiling:,.0f} events/s")
+    for role, used in cpu.items():
+        per_event = used / truth["valid_events"] * 1e6
+        print(f"CPU in the drain: {role:<13}{used:,.1f} s ({used / seconds:.0%} of a core, {per_event:.0f} µs/event)")
     if latencies:
         p50 = statistics.median(latencies)
         p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) >= 100 else max(latencies)

@@ -313,6 +313,7 @@ async def publish_lines(
         enable_idempotence=idempotent,
         linger_ms=20,
         max_batch_size=1 << 20,
+        compression_type=settings.producer_compression,
         **options,
     )
     await producer.start()

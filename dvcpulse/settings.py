@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,11 @@ class Settings(BaseSettings):
     )
     kafka_ssl_cafile: Path | None = Field(
         None, validation_alias=AliasChoices("KAFKA_SSL_CAFILE", "DVCPULSE_KAFKA_SSL_CAFILE")
+    )
+    kafka_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        "zstd",
+        description="Compression of what dvcpulse produces (envelopes, records topic, dead letters): several "
+        "times fewer bytes for the broker to store and send; consumers decompress transparently.",
     )
     events_topic: str = "dvc.filing-events"
     dead_letter_topic: str = "dvc.filing-events.dlq"
@@ -77,6 +83,23 @@ class Settings(BaseSettings):
     )
     web_port: int = Field(6066, description="Faust web port; each worker on a host needs its own.")
     pii_key: SecretStr = Field(SecretStr(DEV_PII_KEY), description="HMAC key for citizen identifiers.")
+
+    @property
+    def producer_compression(self) -> str | None:
+        """kafka_compression in aiokafka's vocabulary (None = uncompressed)."""
+        return None if self.kafka_compression == "none" else self.kafka_compression
+
+    def as_environment(self) -> dict[str, str]:
+        """Every setting as the DVCPULSE_* variable that reproduces it in a child process."""
+        env = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"DVCPULSE_{name.upper()}"] = str(value)
+        return env
 
     @property
     def chdb_path(self) -> Path:

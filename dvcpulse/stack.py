@@ -61,25 +61,11 @@ class LocalStack:
 
     def child_env(self, **extra: str) -> dict[str, str]:
         """Environment for dvcpulse child processes: this stack's Kafka and ClickHouse, and its settings."""
-        s = self.settings
         env = {
             **os.environ,
+            **self.settings.as_environment(),
             "KAFKA_BOOTSTRAP": self.bootstrap,
             "CLICKHOUSE_DSN": self.clickhouse_url,
-            "DVCPULSE_DATA_DIR": str(s.data_dir),
-            "DVCPULSE_APP_ID": s.app_id,
-            "DVCPULSE_EVENTS_TOPIC": s.events_topic,
-            "DVCPULSE_DEAD_LETTER_TOPIC": s.dead_letter_topic,
-            "DVCPULSE_RECORDS_TOPIC": s.records_topic,
-            "DVCPULSE_PARTITIONS": str(s.partitions),
-            "DVCPULSE_CLICKHOUSE_DATABASE": s.clickhouse_database,
-            "DVCPULSE_BATCH_SIZE": str(s.batch_size),
-            "DVCPULSE_BATCH_SECONDS": str(s.batch_seconds),
-            "DVCPULSE_FLUSH_MAX_EVENTS": str(s.flush_max_events),
-            "DVCPULSE_STREAM_BUFFER_MESSAGES": str(s.stream_buffer_messages),
-            "DVCPULSE_LATE_HORIZON_HOURS": str(s.late_horizon_hours),
-            "DVCPULSE_SESSION_TIMEOUT_SECONDS": str(s.session_timeout_seconds),
-            "DVCPULSE_PII_KEY": s.pii_key.get_secret_value(),
             "DVCPULSE_WEB_PORT": "0",
         }
         env.update(extra)

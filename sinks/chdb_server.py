@@ -57,8 +57,6 @@ from types import FrameType
 from typing import Any, BinaryIO, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-import chdb
-
 from dvcpulse.processes import pid_alive
 
 log = logging.getLogger(__name__)
@@ -173,6 +171,13 @@ def _quote_literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _chdb() -> Any:
+    """chdb, imported on first use: it maps a few hundred MB, which clients of the gateway must not pay."""
+    import chdb
+
+    return chdb
+
+
 class _Engine:
     """The chdb engine of one data dir, shared by all request threads."""
 
@@ -190,7 +195,7 @@ class _Engine:
     def open(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         try:
-            self._anchor = chdb.connect(str(self.path))
+            self._anchor = _chdb().connect(str(self.path))
         except Exception as ex:
             raise RuntimeError(f"cannot open the chdb data dir {self.path}: {ex}") from ex
         row = self._anchor.query("SELECT version(), timezone()", "TabSeparated").bytes().decode()
@@ -219,7 +224,7 @@ class _Engine:
                 raise ServerError.make(_STD_EXCEPTION, "STD_EXCEPTION", "The chdb server is shutting down", 503)
             with self._handle_lock:
                 try:
-                    conn = chdb.connect(str(self.path))
+                    conn = _chdb().connect(str(self.path))
                 except Exception as ex:
                     raise ServerError.from_engine(ex) from ex
             try:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import orjson
 from clickhouse_connect.driver.client import Client
 
-from streams.state import Changes, PartitionState, RecordState
+from streams.state import Changes, PartitionState
 
 log = logging.getLogger(__name__)
 
@@ -55,39 +55,50 @@ class ClickHouseWriter:
     # -- writes -------------------------------------------------------------------------------------
     def write(self, batch: list[Changes]) -> None:
         now = _now_ms()
-        history = [
-            [*row.event[:-1], changes.partition, row.offset, now]  # InternalEvent fields minus `source`
-            for changes in batch
-            for row in changes.history
-        ]
-        if history:
-            self.client.insert(f"{self.db}.events", history, column_names=EVENT_COLUMNS)
+        self._write_history(batch, now)
         self._write_cells("agg_minute_partial", "minute", [(c, c.minutes) for c in batch])
         self._write_cells("agg_day_partial", "day", [(c, c.days) for c in batch])
         states = [row for changes in batch for row in self._state_rows(changes, now)]
-        self.client.insert(f"{self.db}.record_state", states, column_names=STATE_COLUMNS)
+        self._insert("record_state", STATE_COLUMNS, states)
+
+    def _insert(self, table: str, column_names: list[str], rows: list) -> None:
+        if rows:
+            self._insert_columns(table, column_names, list(zip(*rows, strict=True)))
+
+    def _insert_columns(self, table: str, column_names: list[str], columns: list) -> None:
+        """Column-oriented insert: clickhouse-connect then skips its per-value row-to-column pass."""
+        self.client.insert(f"{self.db}.{table}", columns, column_names=column_names, column_oriented=True)
+
+    def _write_history(self, batch: list[Changes], now: int) -> None:
+        events = [event for changes in batch for event, _ in changes.history]
+        if not events:
+            return
+        columns = list(zip(*events, strict=True))[:-1]  # InternalEvent fields minus `source`
+        columns.append([changes.partition for changes in batch for _ in changes.history])
+        columns.append([offset for changes in batch for _, offset in changes.history])
+        columns.append([now] * len(events))
+        self._insert_columns("events", EVENT_COLUMNS, columns)
 
     def _write_cells(self, table: str, time_column: str, parts: list[tuple[Changes, dict]]) -> None:
         """Cumulative partition-local counters of the changed cells, stamped with the partition version."""
         rows = [
-            [*cell, changes.partition, changes.version, c[0], c[1], c[2:]]
+            (*cell, changes.partition, changes.version, c[0], c[1], c[2:])
             for changes, cells in parts
             for cell, c in cells.items()
         ]
-        if rows:
-            self.client.insert(f"{self.db}.{table}", rows, column_names=[time_column, *AGG_COLUMNS])
+        self._insert(table, [time_column, *AGG_COLUMNS], rows)
 
     def _state_rows(self, changes: Changes, now: int) -> list[list]:
         rows = []
         for record_id, record in changes.records.items():
-            service, province, channel, level = record.attributes
+            service, province, channel, level = record["a"]
             rows.append(
                 [
                     changes.partition, record_id, changes.version, service, province, channel, level,
-                    record.submitted[0] if record.submitted else None,
-                    record.synced[0] if record.synced else None,
-                    record.last_status, record.last_time_ms, record.events,
-                    orjson.dumps(record.to_json()).decode(), 0, 0, 0, 0, now,
+                    record["sub"][0] if record["sub"] else None,
+                    record["syn"][0] if record["syn"] else None,
+                    record["ls"], record["lt"], record["n"],
+                    orjson.dumps(record).decode(), 0, 0, 0, 0, now,
                 ]
             )
         cp = changes.checkpoint
@@ -100,12 +111,10 @@ class ClickHouseWriter:
         return rows
 
     def write_worker_stats(self, rows: list[list]) -> None:
-        if rows:
-            self.client.insert(f"{self.db}.worker_stats", rows, column_names=WORKER_STATS_COLUMNS)
+        self._insert("worker_stats", WORKER_STATS_COLUMNS, rows)
 
     def write_dead_letters(self, rows: list[list]) -> None:
-        if rows:
-            self.client.insert(f"{self.db}.dead_letters", rows, column_names=DEAD_LETTER_COLUMNS)
+        self._insert("dead_letters", DEAD_LETTER_COLUMNS, rows)
 
     # -- restore ------------------------------------------------------------------------------------
     def load_partition(self, partition: int) -> PartitionState:
@@ -121,10 +130,10 @@ class ClickHouseWriter:
                 state.watermark_ms = int(watermark_ms)
                 state.processed, state.duplicates, state.late = int(processed), int(duplicates), int(late)
             else:
-                state.records[record_id] = RecordState.from_json(orjson.loads(blob))
+                state.restore_record(record_id, orjson.loads(blob))
         state.rebuild_aggregates()
         log.info(
-            "restored partition %d at offset %d: %d records, %d minute cells",
+            "restored partition %d at offset %d: %d records, %d minute counters",
             partition, state.offset, len(state.records), len(state.minutes),
         )  # fmt: skip
         return state

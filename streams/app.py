@@ -100,6 +100,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         broker_rebalance_timeout=max(settings.session_timeout_seconds * 2, 20),
         broker_commit_interval=2.0,
         producer_linger_ms=5,
+        producer_compression_type=settings.producer_compression,
         producer_max_request_size=8 * 1024 * 1024,
         consumer_max_fetch_size=1024 * 1024,  # per partition: bounds what a worker prefetches (memory)
         store="memory://",

@@ -11,6 +11,12 @@ Rules (see README "Counting rules"):
 
 All of this is a deterministic function of the partition's messages in offset order, which is what makes
 replays after a crash rewrite exactly the same rows.
+
+Representation: a partition holds hundreds of thousands of records, so per-record state is one flat tuple
+of atoms (bytes, ints, strings) and cells are integers. Such tuples cost a third of the memory of objects
+with lists, and Python's cyclic garbage collector stops tracking them: with objects, the collector's
+full passes over a growing state took about 40 % of the worker's CPU (measured with bench/pipeline_bench.py).
+The readable forms (`Cell`, the JSON of `record_json`) exist only at the edges: writes, restores, tests.
 """
 
 from __future__ import annotations
@@ -25,77 +31,48 @@ from streams.internal import InternalEvent
 Cell = tuple[int, str, str, int, str]
 # A day cell: (Vietnam-time day as days since 1970-01-01, service, province, channel, online level)
 DayCell = tuple[int, str, str, int, str]
+Attributes = tuple[str, str, int, str]  # service, province, channel, online level
 
 SUBMITTED, SYNCED = 0, 1
 COUNTERS = 12  # submitted, synced, status changes for codes 1..10
 VN_OFFSET_S = 7 * 3600
 
+# Cell keys: (epoch minute or Vietnam day) << ATTR_BITS | attributes id.
+ATTR_BITS = 20
+ATTR_MASK = (1 << ATTR_BITS) - 1
+NO_ATTRIBUTES: Attributes = ("", "", 0, "")
+ZERO_COUNTS = (0,) * COUNTERS
 
-def event_hash(event_id: str) -> int:
-    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
-
-
-def day_of(cell: Cell) -> DayCell:
-    return ((cell[0] + VN_OFFSET_S) // 86400, cell[1], cell[2], cell[3], cell[4])
-
-
-@dataclass(slots=True)
-class RecordState:
-    # Lists, not sets: a record has a handful of events, and a small set costs about three times the memory.
-    seen: list[int] = field(default_factory=list)  # event-id hashes
-    sources: list[int] = field(default_factory=list)  # source messages already applied: a replay is silent
-    submitted: tuple[int, str, Cell] | None = None  # (event_time_ms, event_id, cell) of the first one
-    synced: tuple[int, str, Cell] | None = None
-    statuses: list[tuple[Cell, int]] = field(default_factory=list)
-    last_status: int = 0
-    last_time_ms: int = 0
-    events: int = 0
-    attributes: tuple[str, str, int, str] = ("", "", 0, "")  # service, province, channel, level
-
-    def contributions(self) -> list[tuple[Cell, int]]:
-        """(cell, counter index) pairs this record adds one to."""
-        out = [(cell, 2 + status - 1) for cell, status in self.statuses]
-        if self.submitted:
-            out.append((self.submitted[2], SUBMITTED))
-        if self.synced:
-            out.append((self.synced[2], SYNCED))
-        return out
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "seen": sorted(self.seen),
-            "src": sorted(self.sources),
-            "sub": list(self.submitted) if self.submitted else None,
-            "syn": list(self.synced) if self.synced else None,
-            "st": [[list(cell), status] for cell, status in self.statuses],
-            "ls": self.last_status,
-            "lt": self.last_time_ms,
-            "n": self.events,
-            "a": list(self.attributes),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RecordState:
-        def first(value: list | None) -> tuple[int, str, Cell] | None:
-            return (value[0], value[1], tuple(value[2])) if value else None  # type: ignore[return-value]
-
-        return cls(
-            seen=list(data["seen"]),
-            sources=list(data["src"]),
-            submitted=first(data["sub"]),
-            synced=first(data["syn"]),
-            statuses=[(tuple(cell), status) for cell, status in data["st"]],  # type: ignore[misc]
-            last_status=data["ls"],
-            last_time_ms=data["lt"],
-            events=data["n"],
-            attributes=tuple(data["a"]),  # type: ignore[arg-type]
-        )
+# A record: one tuple, replaced on every change. `first` values are (event_time_ms, event_id, cell key).
+SEEN, SOURCES, FIRST_SUBMITTED, FIRST_SYNCED, STATUSES, LAST_STATUS, LAST_TIME, EVENTS, ATTRIBUTES = range(9)
+First = tuple[int, str, int] | None
+Record = tuple[bytes, bytes, First, First, tuple[int, ...], int, int, int, int]
+EMPTY_RECORD: Record = (b"", b"", None, None, (), 0, 0, 0, -1)
 
 
-@dataclass(slots=True)
-class HistoryRow:
-    event: InternalEvent
-    offset: int
+def event_digest(event_id: str) -> bytes:
+    return hashlib.blake2b(event_id.encode(), digest_size=8).digest()
+
+
+def _holds(digests: bytes, digest: bytes) -> bool:
+    """Whether an 8-byte digest is one of the concatenated digests (matches at 8-byte boundaries only)."""
+    at = digests.find(digest)
+    while at >= 0:
+        if at % 8 == 0:
+            return True
+        at = digests.find(digest, at + 1)
+    return False
+
+
+def _digests(stored: str | list[int]) -> bytes:
+    """Digests as stored: hex (current) or a list of integers (states written before 2026-11)."""
+    if isinstance(stored, str):
+        return bytes.fromhex(stored)
+    return b"".join(value.to_bytes(8, "big") for value in stored)
+
+
+def _day_key(cell: int) -> int:
+    return ((cell >> ATTR_BITS) * 60 + VN_OFFSET_S) // 86400 << ATTR_BITS | cell & ATTR_MASK
 
 
 @dataclass
@@ -106,28 +83,18 @@ class PartitionState:
     processed: int = 0
     duplicates: int = 0
     late: int = 0
-    records: dict[str, RecordState] = field(default_factory=dict)
-    minutes: dict[Cell, list[int]] = field(default_factory=dict)
-    days: dict[DayCell, list[int]] = field(default_factory=dict)
+    records: dict[str, Record] = field(default_factory=dict)
+    minutes: dict[int, tuple[int, ...]] = field(default_factory=dict)  # cell key -> COUNTERS counts
+    days: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    attributes: list[Attributes] = field(default_factory=list)  # attributes id -> attributes
+    attribute_ids: dict[Attributes, int] = field(default_factory=dict)
     # changes since the last flush
     dirty_records: set[str] = field(default_factory=set)
-    dirty_minutes: set[Cell] = field(default_factory=set)
-    dirty_days: set[DayCell] = field(default_factory=set)
-    history: list[HistoryRow] = field(default_factory=list)
+    dirty_minutes: set[int] = field(default_factory=set)  # cell keys
+    dirty_days: set[int] = field(default_factory=set)
+    history: list[tuple[InternalEvent, int]] = field(default_factory=list)  # (event, records-topic offset)
 
-    def _bump(self, cell: Cell, index: int, delta: int) -> None:
-        counters = self.minutes.get(cell)
-        if counters is None:
-            counters = self.minutes[cell] = [0] * COUNTERS
-        counters[index] += delta
-        self.dirty_minutes.add(cell)
-        day = day_of(cell)
-        day_counters = self.days.get(day)
-        if day_counters is None:
-            day_counters = self.days[day] = [0] * COUNTERS
-        day_counters[index] += delta
-        self.dirty_days.add(day)
-
+    # -- counting ------------------------------------------------------------------------------------
     def apply_message(self, offset: int, events: list[InternalEvent]) -> bool:
         """Apply one records-topic message; False when it was already applied (a replay)."""
         if offset <= self.offset:
@@ -137,73 +104,150 @@ class PartitionState:
         self.offset = offset
         return True
 
+    def _attribute_id(self, attributes: Attributes) -> int:
+        found = self.attribute_ids.get(attributes)
+        if found is None:
+            found = self.attribute_ids[attributes] = len(self.attributes)
+            self.attributes.append(attributes)
+        return found
+
+    def _bump(self, cell: int, index: int, delta: int) -> None:
+        counts = self.minutes.get(cell, ZERO_COUNTS)
+        self.minutes[cell] = (*counts[:index], counts[index] + delta, *counts[index + 1 :])
+        self.dirty_minutes.add(cell)
+        day = _day_key(cell)
+        counts = self.days.get(day, ZERO_COUNTS)
+        self.days[day] = (*counts[:index], counts[index] + delta, *counts[index + 1 :])
+        self.dirty_days.add(day)
+
     def _apply(self, event: InternalEvent, offset: int) -> None:
-        record = self.records.get(event.record_id)
-        if record is None:
-            record = self.records[event.record_id] = RecordState()
-        if event.source in record.sources:
+        record_id = event.record_id
+        seen, sources, submitted, synced, statuses, last_status, last_time, events, attribute_id = self.records.get(
+            record_id, EMPTY_RECORD
+        )
+        source = event.source.to_bytes(8, "big")
+        if _holds(sources, source):
             return  # the same source message again: our own replay after a crash, not a new arrival
-        record.sources.append(event.source)
-        self.dirty_records.add(event.record_id)  # even a re-send changes the record: its sources
+        sources += source
+        self.dirty_records.add(record_id)  # even a re-send changes the record: its sources
         self.processed += 1
-        digest = event_hash(event.event_id)
-        if digest in record.seen:
+        digest = event_digest(event.event_id)
+        if _holds(seen, digest):
             self.duplicates += 1  # re-sent by the portal
+            self.records[record_id] = (
+                seen, sources, submitted, synced, statuses, last_status, last_time, events, attribute_id
+            )  # fmt: skip
             return
-        record.seen.append(digest)
-        record.events += 1
+        seen += digest
+        events += 1
         time_ms = event.event_time_ms
-        if time_ms >= record.last_time_ms:
-            record.last_time_ms, record.last_status = time_ms, event.status
-        if not record.attributes[0] or event.event_type == "submitted":
-            record.attributes = (event.service_code, event.province_code, event.channel, event.online_level)
-        self.history.append(HistoryRow(event, offset))
+        if time_ms >= last_time:
+            last_time, last_status = time_ms, event.status
+        own_id = self._attribute_id((event.service_code, event.province_code, event.channel, event.online_level))
+        if attribute_id < 0 or event.event_type == "submitted":
+            attribute_id = own_id
+        self.history.append((event, offset))
         if time_ms > self.watermark_ms:
             self.watermark_ms = time_ms
         if event.late:
             self.late += 1
-            return
-        cell: Cell = (
-            time_ms // 60000 * 60,
-            event.service_code,
-            event.province_code,
-            event.channel,
-            event.online_level,
-        )
-        if event.event_type == "status_changed":
-            record.statuses.append((cell, event.status))
-            self._bump(cell, 2 + event.status - 1, 1)
-            return
-        index = SUBMITTED if event.event_type == "submitted" else SYNCED
-        current = record.submitted if index == SUBMITTED else record.synced
-        candidate = (time_ms, event.event_id, cell)
+        else:
+            cell = time_ms // 60000 << ATTR_BITS | own_id
+            if event.event_type == "status_changed":
+                statuses += (cell << 4 | event.status,)
+                self._bump(cell, 2 + event.status - 1, 1)
+            elif event.event_type == "submitted":
+                submitted = self._first(submitted, (time_ms, event.event_id, cell), SUBMITTED)
+            else:
+                synced = self._first(synced, (time_ms, event.event_id, cell), SYNCED)
+        self.records[record_id] = (
+            seen, sources, submitted, synced, statuses, last_status, last_time, events, attribute_id
+        )  # fmt: skip
+
+    def _first(self, current: First, candidate: tuple[int, str, int], index: int) -> First:
+        """The earlier of two by (event_time, event_id); moves the count when the candidate wins."""
         if current is not None and current[:2] <= candidate[:2]:
-            return
+            return current
         if current is not None:
             self._bump(current[2], index, -1)  # an earlier event arrived late: move the count
-        self._bump(cell, index, 1)
-        if index == SUBMITTED:
-            record.submitted = candidate
-        else:
-            record.synced = candidate
+        self._bump(candidate[2], index, 1)
+        return candidate
 
     def rebuild_aggregates(self) -> None:
         """Recompute cells from record states (after a restore): aggregates are a function of them."""
         self.minutes.clear()
         self.days.clear()
         for record in self.records.values():
-            for cell, index in record.contributions():
-                self._bump(cell, index, 1)
+            for packed in record[STATUSES]:
+                self._bump(packed >> 4, 2 + (packed & 15) - 1, 1)
+            for first, index in ((record[FIRST_SUBMITTED], SUBMITTED), (record[FIRST_SYNCED], SYNCED)):
+                if first is not None:
+                    self._bump(first[2], index, 1)
         self.dirty_minutes.clear()
         self.dirty_days.clear()
+
+    # -- readable forms ------------------------------------------------------------------------------
+    def cell(self, key: int) -> Cell:
+        return ((key >> ATTR_BITS) * 60, *self.attributes[key & ATTR_MASK])  # type: ignore[return-value]
+
+    def day_cell(self, key: int) -> DayCell:
+        return (key >> ATTR_BITS, *self.attributes[key & ATTR_MASK])  # type: ignore[return-value]
+
+    def _cell_key(self, cell: list | tuple) -> int:
+        return cell[0] // 60 << ATTR_BITS | self._attribute_id((cell[1], cell[2], cell[3], cell[4]))
+
+    def minute_counters(self) -> dict[Cell, list[int]]:
+        """Every minute cell touched so far with its counters (readable; for tests and tools)."""
+        return {self.cell(key): list(counts) for key, counts in self.minutes.items()}
+
+    def day_counters(self) -> dict[DayCell, list[int]]:
+        return {self.day_cell(key): list(counts) for key, counts in self.days.items()}
+
+    def record_json(self, record_id: str) -> dict[str, Any]:
+        """A record's state as stored in record_state.state (restored by `restore_record`)."""
+        seen, sources, submitted, synced, statuses, last_status, last_time, events, attribute_id = self.records[
+            record_id
+        ]
+
+        def first(value: First) -> tuple | None:
+            return (value[0], value[1], self.cell(value[2])) if value else None
+
+        return {  # tuples serialise as JSON arrays
+            "seen": seen.hex(),
+            "src": sources.hex(),
+            "sub": first(submitted),
+            "syn": first(synced),
+            "st": [(self.cell(packed >> 4), packed & 15) for packed in statuses],
+            "ls": last_status,
+            "lt": last_time,
+            "n": events,
+            "a": self.attributes[attribute_id] if attribute_id >= 0 else NO_ATTRIBUTES,
+        }
+
+    def restore_record(self, record_id: str, data: dict[str, Any]) -> None:
+        def first(value: list | None) -> First:
+            return (value[0], value[1], self._cell_key(value[2])) if value else None
+
+        attributes = tuple(data["a"])
+        self.records[record_id] = (
+            _digests(data["seen"]),
+            _digests(data["src"]),
+            first(data["sub"]),
+            first(data["syn"]),
+            tuple(self._cell_key(cell) << 4 | status for cell, status in data["st"]),
+            data["ls"],
+            data["lt"],
+            data["n"],
+            -1 if attributes == NO_ATTRIBUTES else self._attribute_id(attributes),  # type: ignore[arg-type]
+        )
 
     def take_changes(self) -> Changes:
         changes = Changes(
             partition=self.partition,
             version=self.offset,
-            records={rid: self.records[rid] for rid in self.dirty_records},
-            minutes={cell: list(self.minutes[cell]) for cell in self.dirty_minutes},
-            days={day: list(self.days[day]) for day in self.dirty_days},
+            records={record_id: self.record_json(record_id) for record_id in self.dirty_records},
+            minutes={self.cell(key): self.minutes[key] for key in self.dirty_minutes},
+            days={self.day_cell(key): self.days[key] for key in self.dirty_days},
             history=self.history,
             checkpoint=Checkpoint(self.offset, self.watermark_ms, self.processed, self.duplicates, self.late),
         )
@@ -227,8 +271,8 @@ class Changes:
 
     partition: int
     version: int
-    records: dict[str, RecordState]
-    minutes: dict[Cell, list[int]]
-    days: dict[DayCell, list[int]]
-    history: list[HistoryRow]
+    records: dict[str, dict[str, Any]]  # record id -> record_json
+    minutes: dict[Cell, tuple[int, ...]]
+    days: dict[DayCell, tuple[int, ...]]
+    history: list[tuple[InternalEvent, int]]
     checkpoint: Checkpoint

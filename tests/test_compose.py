@@ -161,6 +161,9 @@ def sample_value(field: FieldInfo) -> tuple[str, Any]:
         return "sample-secret", "sample-secret"
     if kind is bool:
         return "true", True
+    if typing.get_origin(kind) is typing.Literal:
+        choice = next(c for c in typing.get_args(kind) if c != field.get_default())
+        return str(choice), choice
     return "sample", "sample"
 
 

@@ -7,7 +7,7 @@ import random
 
 from streams.ingest import LatenessClock
 from streams.internal import InternalEvent, decode, encode
-from streams.state import COUNTERS, SUBMITTED, SYNCED, PartitionState, RecordState
+from streams.state import COUNTERS, SUBMITTED, SYNCED, PartitionState
 
 SOURCES = itertools.count(1)
 HOUR = 3_600_000
@@ -34,7 +34,7 @@ def event(
 
 def totals(state: PartitionState) -> list[int]:
     out = [0] * COUNTERS
-    for counters in state.minutes.values():
+    for counters in state.minute_counters().values():
         out = [a + b for a, b in zip(out, counters, strict=True)]
     return out
 
@@ -73,7 +73,8 @@ def test_a_resend_is_persisted_so_its_replay_after_a_restore_stays_silent() -> N
     changes = state.take_changes()
     assert set(changes.records) == {"R1"}
     restored = fresh()
-    restored.records = {rid: RecordState.from_json(r.to_json()) for rid, r in changes.records.items()}
+    for rid, data in changes.records.items():
+        restored.restore_record(rid, data)
     restored.offset, restored.processed, restored.duplicates = 1, 2, 1
     restored.apply_message(2, [event("e1", source=2)])  # the re-send replayed after a crash
     assert (restored.processed, restored.duplicates) == (2, 1)
@@ -85,16 +86,16 @@ def test_record_counts_once_at_its_earliest_submitted_event_whatever_the_order()
     state.apply_message(0, [event("e-later", t=T0)])
     state.apply_message(1, [late_arrival_earlier_time])
     assert totals(state)[SUBMITTED] == 1
-    nonzero = {cell[0]: c[SUBMITTED] for cell, c in state.minutes.items() if c[SUBMITTED]}
+    nonzero = {cell[0]: c[SUBMITTED] for cell, c in state.minute_counters().items() if c[SUBMITTED]}
     assert nonzero == {(T0 - 10 * 60_000) // 1000: 1}  # moved to the earlier minute, retracted from the later
-    assert state.minutes[(T0 // 1000, "DV06", "79", 2, "full")][SUBMITTED] == 0
+    assert state.minute_counters()[(T0 // 1000, "DV06", "79", 2, "full")][SUBMITTED] == 0
 
 
 def test_synced_once_and_ties_broken_by_event_id() -> None:
     state = fresh()
     state.apply_message(0, [event("b", kind="synced", t=T0), event("a", kind="synced", t=T0)])
     assert totals(state)[SYNCED] == 1
-    assert state.records["R1"].synced[1] == "a"
+    assert state.record_json("R1")["syn"][1] == "a"
 
 
 def test_late_event_is_history_only() -> None:
@@ -103,8 +104,8 @@ def test_late_event_is_history_only() -> None:
     state.apply_message(1, [event("old", record="R2", t=T0, late=True), event("ok", record="R3", t=T0 + 4 * DAY)])
     assert state.late == 1
     assert totals(state)[SUBMITTED] == 2  # R1 and R3; R2's only event was late
-    late_rows = [row for row in state.history if row.event.late]
-    assert [row.event.event_id for row in late_rows] == ["old"]
+    late_rows = [event for event, _ in state.history if event.late]
+    assert [event.event_id for event in late_rows] == ["old"]
     state.apply_message(2, [event("old", record="R2", t=T0, late=True)])
     assert state.late == 1 and state.duplicates == 1  # a re-sent late event is a duplicate, not late twice
 
@@ -146,12 +147,13 @@ def test_rebuild_from_record_states_equals_incremental_cells() -> None:
                 )
             )
         state.apply_message(offset, batch)
-    incremental = {cell: counters for cell, counters in state.minutes.items() if any(counters)}
+    incremental = {cell: counters for cell, counters in state.minute_counters().items() if any(counters)}
     restored = fresh()
-    restored.records = {rid: RecordState.from_json(r.to_json()) for rid, r in state.records.items()}
+    for rid in state.records:
+        restored.restore_record(rid, state.record_json(rid))
     restored.rebuild_aggregates()
-    assert {cell: counters for cell, counters in restored.minutes.items() if any(counters)} == incremental
-    assert all(v >= 0 for counters in state.minutes.values() for v in counters)
+    assert {cell: counters for cell, counters in restored.minute_counters().items() if any(counters)} == incremental
+    assert all(v >= 0 for counters in state.minute_counters().values() for v in counters)
 
 
 def test_processing_is_deterministic_across_batchings() -> None:
@@ -170,7 +172,7 @@ def test_processing_is_deterministic_across_batchings() -> None:
         two.apply_message(offset, batch)
         if offset % 7 == 0:
             two.take_changes()
-    assert one.minutes == two.minutes and one.days == two.days
+    assert one.minute_counters() == two.minute_counters() and one.day_counters() == two.day_counters()
 
 
 def test_take_changes_reports_dirty_cells_once() -> None:

@@ -35,11 +35,13 @@ def run_worker(settings: Settings, *, run_migrations: bool, loglevel: str = "inf
     import faust
 
     from streams.app import create_app
+    from streams.gc_tuning import tune_garbage_collector
 
     if settings.pii_key.get_secret_value() == DEV_PII_KEY:
         log.warning("DVCPULSE_PII_KEY is not set: citizen ids are hashed with the development key")
     bootstrap = prepare(settings, run_migrations=run_migrations)
     app = create_app(settings, bootstrap)
+    tune_garbage_collector()
     log.info("worker: kafka %s, clickhouse %s", bootstrap, describe(resolve_dsn(settings)))
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
 
