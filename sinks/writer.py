@@ -1,20 +1,21 @@
 """Batch writes of partition changes to ClickHouse, and the partition restore that reads them back.
 
-Order of a flush, per batch: history, aggregates, then record states with the partition checkpoint in
-ONE insert (one table partition, one part: atomic). A crash between steps leaves rows whose values are
-correct for their version; the replay from the last checkpoint rewrites the same values (see
-sinks/SCHEMA.md for the argument).
+Order of a flush, per batch: history (and re-sends), aggregates, then the partition checkpoints. A crash
+between steps leaves rows whose values are correct for their version; the replay from the last checkpoint
+rewrites the same values (see sinks/SCHEMA.md for the argument). A restore replays the history and re-send
+rows up to the checkpoint through the same counting code.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import astuple
 from datetime import UTC, datetime
 
-import orjson
 from clickhouse_connect.driver.client import Client
 
-from streams.state import Changes, PartitionState
+from streams.internal import InternalEvent
+from streams.state import Changes, Checkpoint, PartitionState
 
 log = logging.getLogger(__name__)
 
@@ -22,17 +23,14 @@ log = logging.getLogger(__name__)
 EVENT_COLUMNS = [
     "event_id", "record_id", "procedure_code", "service_code", "province_code", "province_code_original",
     "agency_code", "channel", "online_level", "event_type", "status", "event_time", "due_date", "paid_online",
-    "applicant_hash", "is_late", "kafka_partition", "kafka_offset", "processed_at",
-]
+    "applicant_hash", "is_late", "source", "kafka_partition", "kafka_offset", "processed_at",
+]  # the InternalEvent fields in order, then where and when it was applied
 AGG_COLUMNS = [
     "service_code", "province_code", "channel", "online_level", "kafka_partition", "version",
     "submitted", "synced", "status_changes",
 ]
-STATE_COLUMNS = [
-    "kafka_partition", "record_id", "version", "service_code", "province_code", "channel", "online_level",
-    "submitted_at", "synced_at", "last_status", "last_event_time", "events_seen", "state", "watermark",
-    "processed", "duplicates", "late", "updated_at",
-]
+RESEND_COLUMNS = ["kafka_partition", "record_id", "source", "kafka_offset"]
+CHECKPOINT_COLUMNS = ["kafka_partition", "version", "watermark", "processed", "duplicates", "late", "updated_at"]
 WORKER_STATS_COLUMNS = ["at", "worker", "topic", "partition", "position", "end_offset", "lag"]
 DEAD_LETTER_COLUMNS = [
     "source_topic", "source_partition", "source_offset", "item_index", "reason", "errors", "raw", "received_at",
@@ -58,8 +56,8 @@ class ClickHouseWriter:
         self._write_history(batch, now)
         self._write_cells("agg_minute_partial", "minute", [(c, c.minutes) for c in batch])
         self._write_cells("agg_day_partial", "day", [(c, c.days) for c in batch])
-        states = [row for changes in batch for row in self._state_rows(changes, now)]
-        self._insert("record_state", STATE_COLUMNS, states)
+        checkpoints = [(changes.partition, *astuple(changes.checkpoint), now) for changes in batch]
+        self._insert("checkpoints", CHECKPOINT_COLUMNS, checkpoints)
 
     def _insert(self, table: str, column_names: list[str], rows: list) -> None:
         if rows:
@@ -70,10 +68,12 @@ class ClickHouseWriter:
         self.client.insert(f"{self.db}.{table}", columns, column_names=column_names, column_oriented=True)
 
     def _write_history(self, batch: list[Changes], now: int) -> None:
+        resends = [(changes.partition, *resend) for changes in batch for resend in changes.resends]
+        self._insert("resends", RESEND_COLUMNS, resends)
         events = [event for changes in batch for event, _ in changes.history]
         if not events:
             return
-        columns = list(zip(*events, strict=True))[:-1]  # InternalEvent fields minus `source`
+        columns = list(zip(*events, strict=True))
         columns.append([changes.partition for changes in batch for _ in changes.history])
         columns.append([offset for changes in batch for _, offset in changes.history])
         columns.append([now] * len(events))
@@ -88,28 +88,6 @@ class ClickHouseWriter:
         ]
         self._insert(table, [time_column, *AGG_COLUMNS], rows)
 
-    def _state_rows(self, changes: Changes, now: int) -> list[list]:
-        rows = []
-        for record_id, record in changes.records.items():
-            service, province, channel, level = record["a"]
-            rows.append(
-                [
-                    changes.partition, record_id, changes.version, service, province, channel, level,
-                    record["sub"][0] if record["sub"] else None,
-                    record["syn"][0] if record["syn"] else None,
-                    record["ls"], record["lt"], record["n"],
-                    orjson.dumps(record).decode(), 0, 0, 0, 0, now,
-                ]
-            )
-        cp = changes.checkpoint
-        rows.append(
-            [
-                changes.partition, "", changes.version, "", "", 0, "", None, None, 0, 0, 0, "",
-                cp.watermark_ms, cp.processed, cp.duplicates, cp.late, now,
-            ]
-        )
-        return rows
-
     def write_worker_stats(self, rows: list[list]) -> None:
         self._insert("worker_stats", WORKER_STATS_COLUMNS, rows)
 
@@ -119,21 +97,36 @@ class ClickHouseWriter:
     # -- restore ------------------------------------------------------------------------------------
     def load_partition(self, partition: int) -> PartitionState:
         state = PartitionState(partition=partition)
-        result = self.client.query(
-            f"SELECT record_id, version, state, toUnixTimestamp64Milli(watermark), processed, duplicates, late "
-            f"FROM {self.db}.record_state FINAL WHERE kafka_partition = {{p:UInt16}}",
+        found = self.client.query(
+            f"SELECT version, toUnixTimestamp64Milli(watermark), processed, duplicates, late "
+            f"FROM {self.db}.checkpoints FINAL WHERE kafka_partition = {{p:UInt16}}",
             parameters={"p": partition},
+        ).result_rows
+        if not found:
+            return state
+        checkpoint = Checkpoint(*(int(value) for value in found[0]))
+        where = {"p": partition, "v": checkpoint.version}
+        history = self.client.query(
+            f"SELECT event_id, record_id, service_code, province_code, channel, online_level, event_type, status, "
+            f"toUnixTimestamp64Milli(event_time), is_late, source FROM {self.db}.events "
+            f"WHERE kafka_partition = {{p:UInt16}} AND kafka_offset <= {{v:UInt64}}",
+            parameters=where,
+        ).result_rows
+        resends = self.client.query(
+            f"SELECT record_id, source FROM {self.db}.resends "
+            f"WHERE kafka_partition = {{p:UInt16}} AND kafka_offset <= {{v:UInt64}}",
+            parameters=where,
+        ).result_rows
+        state.restore(
+            (
+                InternalEvent(e, r, "", sv, pv, "", "", ch, lv, kind, st, t, None, None, "", late, src)
+                for e, r, sv, pv, ch, lv, kind, st, t, late, src in history
+            ),
+            resends,
+            checkpoint,
         )
-        for record_id, version, blob, watermark_ms, processed, duplicates, late in result.result_rows:
-            if record_id == "":
-                state.offset = int(version)
-                state.watermark_ms = int(watermark_ms)
-                state.processed, state.duplicates, state.late = int(processed), int(duplicates), int(late)
-            else:
-                state.restore_record(record_id, orjson.loads(blob))
-        state.rebuild_aggregates()
         log.info(
-            "restored partition %d at offset %d: %d records, %d minute counters",
-            partition, state.offset, len(state.records), len(state.minutes),
+            "restored partition %d at offset %d: %d records from %d history rows and %d re-sends",
+            partition, state.offset, len(state.records), len(history), len(resends),
         )  # fmt: skip
         return state

@@ -121,6 +121,12 @@ def assert_matches_truth(client: Client, database: str, truth: dict[str, Any]) -
     assert duplicates == truth["duplicate_lines"]
     unique_in_history = client.command(f"SELECT count() FROM {database}.v_events")
     assert unique_in_history == truth["unique_events"]
+    # the per-record summary ClickHouse keeps: each record counted once, every distinct event seen once
+    summary = client.query(
+        f"SELECT countIf(submitted_at IS NOT NULL), countIf(synced_at IS NOT NULL), sum(events_seen) "
+        f"FROM {database}.v_record_state"
+    ).result_rows[0]
+    assert summary == (truth["totals"]["submitted"], truth["totals"]["synced"], truth["unique_events"])
 
 
 async def _send_one_partition(bootstrap: str, topic: str, lines: list[bytes]) -> None:
