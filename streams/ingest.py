@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from models.decode import RejectedEvent, decode_message
-from streams.internal import InternalEvent, from_model, record_partition, source_hash
+from streams.internal import InternalEvent, epoch_ms, from_model, message_hash, record_partition, source_in
 
 MAX_EVENTS_PER_MESSAGE = 1000
 
@@ -115,10 +115,12 @@ def route(
     for message in messages:
         decoded = decode_message(message.value, context)
         partition_key = (message.topic, message.partition)
+        origin = message_hash(message.topic, message.partition, message.offset)
         for index, event in zip(decoded.indexes, decoded.events, strict=True):
-            late = clock.observe(partition_key, int(event.event_time.timestamp() * 1000))
-            source = source_hash(message.topic, message.partition, message.offset, index)
-            routed.by_partition[record_partition(event.record_id, partitions)].append(from_model(event, late, source))
+            time_ms = epoch_ms(event.event_time)
+            late = clock.observe(partition_key, time_ms)
+            internal = from_model(event, late, source_in(origin, index), time_ms)
+            routed.by_partition[record_partition(event.record_id, partitions)].append(internal)
         for rejected in decoded.rejected:
             routed.dead_letters.append(DeadLetter(message, rejected))
     return routed

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from datetime import datetime
 from typing import NamedTuple
 
 import orjson
@@ -37,32 +38,48 @@ class InternalEvent(NamedTuple):
     source: int = 0  # hash of (topic, partition, offset, index) it came from: tells a replay from a re-send
 
 
-def _ms(value) -> int:
+_SOURCE_MASK = (1 << 63) - 1  # 63 bits: fits ClickHouse Int64 and JSON integers everywhere
+
+
+def epoch_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
+def message_hash(topic: str, partition: int, offset: int) -> int:
+    digest = hashlib.blake2b(f"{topic}\0{partition}\0{offset}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & _SOURCE_MASK
+
+
 def source_hash(topic: str, partition: int, offset: int, index: int) -> int:
-    digest = hashlib.blake2b(f"{topic}\0{partition}\0{offset}\0{index}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 1  # 63 bits: fits ClickHouse Int64 and JSON integers everywhere
+    """Identifies the event at `index` of a source message (-1: the message is the event)."""
+    return source_in(message_hash(topic, partition, offset), index)
 
 
-def from_model(event: FilingEvent, late: bool = False, source: int = 0) -> InternalEvent:
+def source_in(message: int, index: int) -> int:
+    return (message + index + 1) & _SOURCE_MASK
+
+
+def from_model(
+    event: FilingEvent, late: bool = False, source: int = 0, event_time_ms: int | None = None
+) -> InternalEvent:
+    fields = event.__dict__  # pydantic keeps field values here: reading them directly is cheaper
+    due_date = fields["due_date"]
     return InternalEvent(
-        event.event_id,
-        event.record_id,
-        event.procedure_code,
-        event.service_code,
-        event.province_code,
-        event.province_code_original or "",
-        event.agency_code or "",
-        int(event.channel),
-        event.online_level,
-        event.event_type,
-        event.status,
-        _ms(event.event_time),
-        _ms(event.due_date) if event.due_date else None,
-        event.paid_online,
-        event.applicant_hash or "",
+        fields["event_id"],
+        fields["record_id"],
+        fields["procedure_code"],
+        fields["service_code"],
+        fields["province_code"],
+        fields["province_code_original"] or "",
+        fields["agency_code"] or "",
+        int(fields["channel"]),
+        fields["online_level"],
+        fields["event_type"],
+        fields["status"],
+        epoch_ms(fields["event_time"]) if event_time_ms is None else event_time_ms,
+        epoch_ms(due_date) if due_date else None,
+        fields["paid_online"],
+        fields["applicant_hash"] or "",
         late,
         source,
     )

@@ -105,7 +105,7 @@ def test_valid_event_decodes_every_field() -> None:
     )
     assert (model.service_code, model.province_code, model.province_code_original) == ("DV03", "79", None)
     assert model.agency_code == "H29.01"
-    assert model.channel is Channel.online
+    assert model.channel == Channel.online
     assert (model.online_level, model.event_type, model.status) == ("full", "submitted", 1)
     assert model.event_time == datetime(2025, 8, 1, 2, 30, tzinfo=UTC)
     assert model.due_date == datetime(2025, 8, 8, 10, 0, tzinfo=UTC)
@@ -245,7 +245,7 @@ def test_province_code_malformed(code: Any, reason: str) -> None:
     ],
 )
 def test_channel_valid(value: int | str, expected: Channel) -> None:
-    assert decode(event(channel=value)).channel is expected
+    assert decode(event(channel=value)).channel == expected
 
 
 @pytest.mark.parametrize("value", [7, 0, -1, "fax", "ONLINE", None])
