@@ -64,7 +64,7 @@ class Settings(BaseSettings):
 
     # Processing
     app_id: str = "dvcpulse"
-    batch_size: int = Field(500, ge=1, description="Max Kafka messages per processing batch.")
+    batch_size: int = Field(100, ge=1, description="Max Kafka messages per ingest batch (envelopes: ~100 events each).")
     flush_max_events: int = Field(
         10_000, ge=1000, description="Max events the aggregate agent applies per ClickHouse flush (freshness)."
     )

@@ -10,12 +10,17 @@ from __future__ import annotations
 import logging
 
 import clickhouse_connect
+from clickhouse_connect.driver import options as _client_options
 from clickhouse_connect.driver.client import Client
 
 from dvcpulse.settings import Settings
 from sinks.chdb_server import find_running_server
 
 log = logging.getLogger(__name__)
+
+# clickhouse-connect imports pandas (about 80 MB resident) on the first insert, only to ask whether the data
+# is a DataFrame. dvcpulse never passes DataFrames (nor asks for them), so it is told pandas is absent.
+_client_options.pd = None
 
 
 def resolve_dsn(settings: Settings) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 
 # Young collections every 50,000 net allocations instead of 700; a full one after 100 middle ones.
-THRESHOLDS = (50_000, 20, 100)
+THRESHOLDS = (50_000, 10, 10)
 
 
 def tune_garbage_collector() -> None:

@@ -42,15 +42,18 @@ VN_OFFSET_S = 7 * 3600
 # Cell keys: (epoch minute or Vietnam day) << ATTR_BITS | attributes id.
 ATTR_BITS = 20
 ATTR_MASK = (1 << ATTR_BITS) - 1
-ZERO_COUNTS = (0,) * COUNTERS
+# A cell's counters packed in one integer, COUNTER_BITS each (index 0 lowest): a bump is one addition, and
+# a cell with one non-zero counter costs a small int instead of a 12-tuple. Counts never go negative.
+COUNTER_BITS = 32
+COUNTER_MASK = (1 << COUNTER_BITS) - 1
 
 # A record: one tuple, replaced on every change: 8-byte digests of its event ids and of the source messages
 # applied, its first submitted and first synced events as (event_time_ms, event_id, cell key), and its status
-# events as cell key << 4 | status.
+# events as 8-byte big-endian cell key << 4 | status.
 SEEN, SOURCES, FIRST_SUBMITTED, FIRST_SYNCED, STATUSES = range(5)
 First = tuple[int, str, int] | None
-Record = tuple[bytes, bytes, First, First, tuple[int, ...]]
-EMPTY_RECORD: Record = (b"", b"", None, None, ())
+Record = tuple[bytes, bytes, First, First, bytes]
+EMPTY_RECORD: Record = (b"", b"", None, None, b"")
 
 
 def event_digest(event_id: str) -> bytes:
@@ -67,6 +70,10 @@ def _holds(digests: bytes, digest: bytes) -> bool:
     return False
 
 
+def unpack_counts(packed: int) -> tuple[int, ...]:
+    return tuple(packed >> (COUNTER_BITS * index) & COUNTER_MASK for index in range(COUNTERS))
+
+
 def _day_key(cell: int) -> int:
     return ((cell >> ATTR_BITS) * 60 + VN_OFFSET_S) // 86400 << ATTR_BITS | cell & ATTR_MASK
 
@@ -80,8 +87,8 @@ class PartitionState:
     duplicates: int = 0
     late: int = 0
     records: dict[str, Record] = field(default_factory=dict)
-    minutes: dict[int, tuple[int, ...]] = field(default_factory=dict)  # cell key -> COUNTERS counts
-    days: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    minutes: dict[int, int] = field(default_factory=dict)  # cell key -> packed counters
+    days: dict[int, int] = field(default_factory=dict)
     attributes: list[Attributes] = field(default_factory=list)  # attributes id -> attributes
     attribute_ids: dict[Attributes, int] = field(default_factory=dict)
     # changes since the last flush
@@ -108,12 +115,11 @@ class PartitionState:
         return found
 
     def _bump(self, cell: int, index: int, delta: int) -> None:
-        counts = self.minutes.get(cell, ZERO_COUNTS)
-        self.minutes[cell] = (*counts[:index], counts[index] + delta, *counts[index + 1 :])
+        step = delta << (COUNTER_BITS * index)
+        self.minutes[cell] = self.minutes.get(cell, 0) + step
         self.dirty_minutes.add(cell)
         day = _day_key(cell)
-        counts = self.days.get(day, ZERO_COUNTS)
-        self.days[day] = (*counts[:index], counts[index] + delta, *counts[index + 1 :])
+        self.days[day] = self.days.get(day, 0) + step
         self.dirty_days.add(day)
 
     def _apply(self, event: InternalEvent, offset: int) -> None:
@@ -141,7 +147,7 @@ class PartitionState:
             attributes = (event.service_code, event.province_code, event.channel, event.online_level)
             cell = time_ms // 60000 << ATTR_BITS | self._attribute_id(attributes)
             if event.event_type == "status_changed":
-                statuses += (cell << 4 | event.status,)
+                statuses += (cell << 4 | event.status).to_bytes(8, "big")
                 self._bump(cell, 2 + event.status - 1, 1)
             elif event.event_type == "submitted":
                 submitted = self._first(submitted, (time_ms, event.event_id, cell), SUBMITTED)
@@ -183,18 +189,18 @@ class PartitionState:
 
     def minute_counters(self) -> dict[Cell, list[int]]:
         """Every minute cell touched so far with its counters (readable; for tests and tools)."""
-        return {self.cell(key): list(counts) for key, counts in self.minutes.items()}
+        return {self.cell(key): list(unpack_counts(packed)) for key, packed in self.minutes.items()}
 
     def day_counters(self) -> dict[DayCell, list[int]]:
-        return {self.day_cell(key): list(counts) for key, counts in self.days.items()}
+        return {self.day_cell(key): list(unpack_counts(packed)) for key, packed in self.days.items()}
 
     def take_changes(self) -> Changes:
         changes = Changes(
             partition=self.partition,
             version=self.offset,
             resends=self.resends,
-            minutes={self.cell(key): self.minutes[key] for key in self.dirty_minutes},
-            days={self.day_cell(key): self.days[key] for key in self.dirty_days},
+            minutes={self.cell(key): unpack_counts(self.minutes[key]) for key in self.dirty_minutes},
+            days={self.day_cell(key): unpack_counts(self.days[key]) for key in self.dirty_days},
             history=self.history,
             checkpoint=Checkpoint(self.offset, self.watermark_ms, self.processed, self.duplicates, self.late),
         )
