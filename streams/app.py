@@ -36,8 +36,8 @@ T = TypeVar("T")
 
 WRITE_ATTEMPTS = 8
 EXIT_UNWRITABLE = 70  # crash without acking: the batch is replayed by whoever owns it next
-# One thread for all blocking work (apply, ClickHouse I/O): the steps are sequential anyway, and each extra
-# thread would get its own malloc arena, where freed batch buffers pile up as resident memory.
+# One thread for all blocking work (apply, ClickHouse I/O): the steps are sequential anyway, and fewer
+# threads mean fewer malloc arenas holding freed batch buffers.
 BLOCKING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dvcpulse-blocking")
 
 
