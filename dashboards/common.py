@@ -9,6 +9,7 @@ Panels get explicit ids and grid positions so the built JSON never shifts betwee
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 from grafana_foundation_sdk.builders import barchart, bargauge, stat, table, timeseries
 from grafana_foundation_sdk.builders import common as common_builders
@@ -127,6 +128,24 @@ def base_dashboard(uid: str, title: str, description: str) -> dashboard_builders
     )
 
 
+RATE_STEPS = ((None, "red"), (0.5, "orange"), (0.7, "green"))
+PanelT = TypeVar("PanelT", stat.Panel, timeseries.Panel, barchart.Panel, bargauge.Panel, table.Panel)
+
+
+def query_panel(
+    panel: PanelT, panel_id: int, title: str, description: str, pos: GridPos, query: ClickHouseQueryBuilder
+) -> PanelT:
+    """What every panel here has: id, texts, the ClickHouse data source, its one query and its place."""
+    return (
+        panel.id(panel_id)
+        .title(title)
+        .description(description)
+        .datasource(datasource())
+        .with_target(query)
+        .grid_pos(pos)
+    )
+
+
 def stat_panel(
     panel_id: int,
     title: str,
@@ -144,13 +163,7 @@ def stat_panel(
     if field:
         reduce = reduce.fields(f"/^{field}$/")
     panel = (
-        stat.Panel()
-        .id(panel_id)
-        .title(title)
-        .description(description)
-        .datasource(datasource())
-        .with_target(ClickHouseQueryBuilder(sql))
-        .grid_pos(pos)
+        query_panel(stat.Panel(), panel_id, title, description, pos, ClickHouseQueryBuilder(sql))
         .unit(unit)
         .thresholds(thresholds(*steps))
         .reduce_options(reduce)
@@ -162,6 +175,11 @@ def stat_panel(
         .no_value("0")
     )
     return panel.decimals(decimals) if decimals is not None else panel
+
+
+def rate_stat_panel(panel_id: int, title: str, description: str, sql: str, pos: GridPos) -> stat.Panel:
+    """A big online rate: a percentage with one decimal, coloured by RATE_STEPS."""
+    return stat_panel(panel_id, title, description, sql, pos, unit="percentunit", decimals=1, steps=RATE_STEPS)
 
 
 def legend() -> common_builders.VizLegendOptions:
@@ -197,13 +215,7 @@ def timeseries_panel(
 ) -> timeseries.Panel:
     """A time series; `series_label` names long-format series (one per label value) after that label."""
     panel = (
-        timeseries.Panel()
-        .id(panel_id)
-        .title(title)
-        .description(description)
-        .datasource(datasource())
-        .with_target(ClickHouseQueryBuilder(sql, timeseries=True))
-        .grid_pos(pos)
+        query_panel(timeseries.Panel(), panel_id, title, description, pos, ClickHouseQueryBuilder(sql, timeseries=True))
         .unit(unit)
         .interval(min_interval)
         .legend(legend())
@@ -226,13 +238,7 @@ def timeseries_panel(
 def rate_bars(panel_id: int, title: str, description: str, sql: str, pos: GridPos, *, label: str) -> barchart.Panel:
     """Horizontal bars of `online_rate` per `label`; the counts stay in the tooltip."""
     return (
-        barchart.Panel()
-        .id(panel_id)
-        .title(title)
-        .description(description)
-        .datasource(datasource())
-        .with_target(ClickHouseQueryBuilder(sql))
-        .grid_pos(pos)
+        query_panel(barchart.Panel(), panel_id, title, description, pos, ClickHouseQueryBuilder(sql))
         .unit("percentunit")
         .min(0)
         .max(1)
@@ -252,13 +258,7 @@ def rate_bars(panel_id: int, title: str, description: str, sql: str, pos: GridPo
 def rate_gauges(panel_id: int, title: str, description: str, sql: str, pos: GridPos, *, label: str) -> bargauge.Panel:
     """One bar per row (values mode): `online_rate` named by the `label` column."""
     return (
-        bargauge.Panel()
-        .id(panel_id)
-        .title(title)
-        .description(description)
-        .datasource(datasource())
-        .with_target(ClickHouseQueryBuilder(sql))
-        .grid_pos(pos)
+        query_panel(bargauge.Panel(), panel_id, title, description, pos, ClickHouseQueryBuilder(sql))
         .unit("percentunit")
         .min(0)
         .max(1)
@@ -283,13 +283,7 @@ def table_panel(
     panel_id: int, title: str, description: str, sql: str, pos: GridPos, *, names: dict[str, str]
 ) -> table.Panel:
     panel = (
-        table.Panel()
-        .id(panel_id)
-        .title(title)
-        .description(description)
-        .datasource(datasource())
-        .with_target(ClickHouseQueryBuilder(sql))
-        .grid_pos(pos)
+        query_panel(table.Panel(), panel_id, title, description, pos, ClickHouseQueryBuilder(sql))
         .show_header(True)
         .cell_height(common_models.TableCellHeight.SM)
     )

@@ -13,6 +13,7 @@ from dashboards.common import (
     grid,
     rate_bars,
     rate_gauges,
+    rate_stat_panel,
     stat_panel,
     timeseries_panel,
 )
@@ -20,7 +21,6 @@ from dashboards.common import (
 UID = "dvcpulse-overview"
 TITLE = "Toàn quốc"
 
-RATE_STEPS = ((None, "red"), (0.5, "orange"), (0.7, "green"))
 FRESHNESS_STEPS = ((None, "green"), (30, "orange"), (60, "red"))
 VOLUME_NAMES = {"online": "Trực tuyến", "in_person": "Trực tiếp", "postal": "Bưu chính"}
 VOLUME_COLORS = {"online": ONLINE_COLOR, "in_person": IN_PERSON_COLOR, "postal": POSTAL_COLOR}
@@ -76,28 +76,22 @@ def build() -> Dashboard:
             )
         )
         .with_panel(
-            stat_panel(
+            rate_stat_panel(
                 5,
                 "Tỷ lệ trực tuyến",
                 "Online / (online + in person) of filings received in the time range, procedures offered online "
                 "(full or partial). Postal filings are not in the denominator.",
                 sql.NATIONAL_ONLINE_RATE,
                 grid(16, 0, 4, 4),
-                unit="percentunit",
-                decimals=1,
-                steps=RATE_STEPS,
             )
         )
         .with_panel(
-            stat_panel(
+            rate_stat_panel(
                 6,
                 "Tỷ lệ trực tuyến toàn trình",
                 "The same rate for full-process online procedures only (online_level = full).",
                 sql.NATIONAL_FULL_ONLINE_RATE,
                 grid(20, 0, 4, 4),
-                unit="percentunit",
-                decimals=1,
-                steps=RATE_STEPS,
             )
         )
         .with_panel(

@@ -11,10 +11,11 @@ from dashboards.common import (
     grid,
     province_variable,
     rate_gauges,
+    rate_stat_panel,
     stat_panel,
     timeseries_panel,
 )
-from dashboards.overview import RATE_STEPS, VOLUME_COLORS, VOLUME_NAMES
+from dashboards.overview import VOLUME_COLORS, VOLUME_NAMES
 
 UID = "dvcpulse-province"
 TITLE = "Tỉnh/thành"
@@ -51,28 +52,22 @@ def build() -> Dashboard:
             )
         )
         .with_panel(
-            stat_panel(
+            rate_stat_panel(
                 3,
                 "Tỷ lệ trực tuyến",
                 "Online / (online + in person) of this province's filings in the time range (procedures offered "
                 "online; postal excluded).",
                 sql.PROVINCE_ONLINE_RATE,
                 grid(10, 0, 5, 4),
-                unit="percentunit",
-                decimals=1,
-                steps=RATE_STEPS,
             )
         )
         .with_panel(
-            stat_panel(
+            rate_stat_panel(
                 4,
                 "Tỷ lệ trực tuyến toàn trình",
                 "The same rate for full-process online procedures only.",
                 sql.PROVINCE_FULL_ONLINE_RATE,
                 grid(15, 0, 5, 4),
-                unit="percentunit",
-                decimals=1,
-                steps=RATE_STEPS,
             )
         )
         .with_panel(

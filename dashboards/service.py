@@ -16,12 +16,13 @@ from dashboards.common import (
     legend,
     province_variable,
     rate_bars,
+    rate_stat_panel,
     service_variable,
     stat_panel,
     timeseries_panel,
     tooltip,
 )
-from dashboards.overview import RATE_STEPS, VOLUME_COLORS, VOLUME_NAMES
+from dashboards.overview import VOLUME_COLORS, VOLUME_NAMES
 
 UID = "dvcpulse-service"
 TITLE = "Dịch vụ"
@@ -69,15 +70,12 @@ def build() -> Dashboard:
             )
         )
         .with_panel(
-            stat_panel(
+            rate_stat_panel(
                 2,
                 "Tỷ lệ trực tuyến",
                 "Online / (online + in person) of this service's filings in the time range, selected provinces.",
                 sql.SERVICE_ONLINE_RATE,
                 grid(6, 0, 6, 4),
-                unit="percentunit",
-                decimals=1,
-                steps=RATE_STEPS,
             )
         )
         .with_panel(
