@@ -149,12 +149,12 @@ def build() -> Dashboard:
             table_panel(
                 12,
                 "Phân vùng xử lý",
-                "Per records-topic partition checkpoint: offset, watermark and counters (v_pipeline).",
+                "Per events-topic partition checkpoint: offset, watermark and counters (v_pipeline).",
                 sql.PIPELINE_PARTITIONS,
                 grid(14, 20, 10, 10),
                 names={
                     "kafka_partition": "Phân vùng",
-                    "records_offset": "Offset",
+                    "events_offset": "Offset",
                     "watermark": "Mốc thời gian",
                     "processed": "Đã xử lý",
                     "duplicates": "Trùng lặp",

@@ -227,7 +227,7 @@ PIPELINE_LAG_NOW = _sql(f"""
 """)
 PIPELINE_LAST_WRITE = f"SELECT last_write_age_seconds FROM {DB}.v_freshness"
 PIPELINE_PARTITIONS = _sql(f"""
-    SELECT kafka_partition, records_offset, watermark, processed, duplicates, late, updated_at
+    SELECT kafka_partition, events_offset, watermark, processed, duplicates, late, updated_at
     FROM {DB}.v_pipeline
     ORDER BY kafka_partition
 """)

@@ -2,9 +2,10 @@
 
 Each input line is checked with the same decoder the worker uses, so a portal learns about a bad event
 before sending it. Valid events go out as the original line bytes, either one per message (keyed by
-record_id) or in envelopes: JSON arrays of up to N events that share the partition their record_id
-would get from Kafka's default (murmur2) partitioner, so that every record's events stay in one
-partition and in file order either way.
+record_id) or in envelopes: JSON arrays of up to N events that share a partition. Either way each event
+goes to the partition owning its record (`partition_for`, CRC-32 of record_id: what the worker expects,
+and librdkafka's default for a key), so every record's events stay in one partition, in file order, and
+the worker applies them without forwarding.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ from typing import IO, Any
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.client import AIOKafkaClient
-from aiokafka.partitioner import murmur2
 from aiokafka.protocol.admin import ApiVersionRequest
 from pydantic import ValidationError
 
 from dvcpulse.settings import Settings
 from models.decode import FieldError, decode_event, field_errors, safe_raw
+from streams.internal import record_partition
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,6 @@ ENVELOPE_MAX_WAIT_S = 0.25
 _INIT_PRODUCER_ID = 22  # Kafka API key; brokers that know it support idempotent producers
 _YIELD_EVERY = 1000  # lines between event-loop yields, so the producer's sender task gets to run
 _PROGRESS_EVERY = 2000
-_PARTITION_CACHE_SIZE = 1 << 20
 
 RejectCallback = Callable[[int, str], None]
 
@@ -74,8 +74,8 @@ class PublishSummary:
 
 
 def partition_for(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner (Java and aiokafka alike) gives a keyed message."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    """The partition owning the record whose id is `key` (streams.internal.record_partition)."""
+    return record_partition(key.decode(), partitions)
 
 
 class _Rejects:
@@ -164,19 +164,10 @@ class _Envelopes:
         self.nbytes = [0] * partitions
         self.opened = [0.0] * partitions
         self.partitions = partitions
-        self._partition_cache: dict[bytes, int] = {}  # murmur2 is pure Python; a record has several events
         self._ticker: asyncio.Task[None] | None = None
 
-    def partition_of(self, key: bytes) -> int:
-        partition = self._partition_cache.get(key)
-        if partition is None:
-            if len(self._partition_cache) >= _PARTITION_CACHE_SIZE:
-                self._partition_cache.clear()
-            partition = self._partition_cache[key] = partition_for(key, self.partitions)
-        return partition
-
     async def add(self, key: bytes, line: bytes) -> None:
-        partition = self.partition_of(key)
+        partition = partition_for(key, self.partitions)
         if self.nbytes[partition] + len(line) + 1 > MAX_ENVELOPE_BYTES:
             await self._flush(partition)
         buffer = self.buffers[partition]
@@ -341,7 +332,8 @@ async def publish_lines(
                 if envelopes is not None:
                     await envelopes.add(key, line)
                 else:
-                    await sender.send(line, key=key)  # no ticker without envelopes, so no lock needed
+                    # no ticker without envelopes, so no lock needed
+                    await sender.send(line, key=key, partition=partition_for(key, partitions))
                 events += 1
                 payload += len(line)
                 await throttle.pace(events)

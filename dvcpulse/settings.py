@@ -45,13 +45,17 @@ class Settings(BaseSettings):
     )
     kafka_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
         "zstd",
-        description="Compression of what dvcpulse produces (envelopes, records topic, dead letters): several "
+        description="Compression of what dvcpulse produces (envelopes, forwarded events, dead letters): several "
         "times fewer bytes for the broker to store and send; consumers decompress transparently.",
     )
     events_topic: str = "dvc.filing-events"
     dead_letter_topic: str = "dvc.filing-events.dlq"
-    records_topic: str = Field("dvcpulse.records", description="Internal topic partitioned by record id.")
-    partitions: int = Field(8, ge=1, le=1024, description="Partitions of the events and records topics.")
+    partitions: int = Field(
+        8,
+        ge=1,
+        le=1024,
+        description="Partitions of the events topic (its records are routed by CRC-32 of record_id modulo this).",
+    )
     replication_factor: int = Field(1, ge=1)
 
     # ClickHouse

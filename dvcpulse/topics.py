@@ -36,13 +36,12 @@ def wanted_topics(settings: Settings) -> dict[str, int]:
     """Topic name -> partitions. The dead-letter topic gets the same count: harmless, and it scales."""
     return {
         settings.events_topic: settings.partitions,
-        settings.records_topic: settings.partitions,
         settings.dead_letter_topic: settings.partitions,
     }
 
 
 async def ensure_topics(settings: Settings, bootstrap: str) -> dict[str, int]:
-    """Create the events, records and dead-letter topics if absent; return each topic's partition count.
+    """Create the events and dead-letter topics if absent; return each topic's partition count.
 
     Existing topics are left alone (Kafka cannot shrink them); a different partition count is logged.
     """

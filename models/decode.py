@@ -132,7 +132,7 @@ def safe_raw(raw: bytes) -> bytes:
     return _LONG_DIGITS.sub(_MASKED, redacted)
 
 
-def _reject(reason: str, raw: bytes, index: int | None = None, field_name: str = "(message)") -> RejectedEvent:
+def message_rejected(reason: str, raw: bytes, index: int | None = None, field_name: str = "(message)") -> RejectedEvent:
     return RejectedEvent((FieldError(field_name, "", reason),), safe_raw(raw), index)
 
 
@@ -147,7 +147,7 @@ def decode_message(value: bytes | None, context: dict[str, Any] | None = None) -
     """Decode one Kafka message value: an event object or an array of them."""
     out = Decoded()
     if not value:
-        out.rejected.append(_reject("empty message value", value or b""))
+        out.rejected.append(message_rejected("empty message value", value or b""))
         return out
     stripped = value.lstrip()
     if stripped[:1] != b"[":
@@ -166,7 +166,8 @@ def decode_message(value: bytes | None, context: dict[str, Any] | None = None) -
     try:
         items = orjson.loads(value)
     except orjson.JSONDecodeError as error:
-        out.rejected.append(_reject(f"envelope is not valid JSON ({error}); none of its events was read", bytes(value)))
+        reason = f"envelope is not valid JSON ({error}); none of its events was read"
+        out.rejected.append(message_rejected(reason, bytes(value)))
         return out
     for index, item in enumerate(items):
         try:
@@ -175,4 +176,3 @@ def decode_message(value: bytes | None, context: dict[str, Any] | None = None) -
         except ValidationError as error:
             out.rejected.append(RejectedEvent(field_errors(error), safe_raw(_as_bytes(item)), index))
     return out
-

@@ -21,19 +21,61 @@ log = logging.getLogger(__name__)
 
 
 EVENT_COLUMNS = [
-    "event_id", "record_id", "procedure_code", "service_code", "province_code", "province_code_original",
-    "agency_code", "channel", "online_level", "event_type", "status", "event_time", "due_date", "paid_online",
-    "applicant_hash", "is_late", "source", "kafka_partition", "kafka_offset", "processed_at",
+    "event_id",
+    "record_id",
+    "procedure_code",
+    "service_code",
+    "province_code",
+    "province_code_original",
+    "agency_code",
+    "channel",
+    "online_level",
+    "event_type",
+    "status",
+    "event_time",
+    "due_date",
+    "paid_online",
+    "applicant_hash",
+    "is_late",
+    "source",
+    "kafka_partition",
+    "kafka_offset",
+    "processed_at",
 ]  # the InternalEvent fields in order, then where and when it was applied
 AGG_COLUMNS = [
-    "service_code", "province_code", "channel", "online_level", "kafka_partition", "version",
-    "submitted", "synced", "status_changes",
+    "service_code",
+    "province_code",
+    "channel",
+    "online_level",
+    "kafka_partition",
+    "version",
+    "submitted",
+    "synced",
+    "status_changes",
 ]
 RESEND_COLUMNS = ["kafka_partition", "record_id", "source", "kafka_offset"]
-CHECKPOINT_COLUMNS = ["kafka_partition", "version", "watermark", "processed", "duplicates", "late", "updated_at"]
+CHECKPOINT_COLUMNS = [
+    "kafka_partition",
+    "version",
+    "watermark",
+    "processed",
+    "duplicates",
+    "late",
+    "clock",
+    "updated_at",
+    "layout",
+]
+LAYOUT = 2  # checkpoints.layout: offsets are events-topic offsets (migration 0004)
 WORKER_STATS_COLUMNS = ["at", "worker", "topic", "partition", "position", "end_offset", "lag"]
 DEAD_LETTER_COLUMNS = [
-    "source_topic", "source_partition", "source_offset", "item_index", "reason", "errors", "raw", "received_at",
+    "source_topic",
+    "source_partition",
+    "source_offset",
+    "item_index",
+    "reason",
+    "errors",
+    "raw",
+    "received_at",
 ]
 
 
@@ -41,6 +83,10 @@ DEAD_LETTER_COLUMNS = [
 # Date: days), which clickhouse-connect passes through without per-value datetime conversion.
 def _now_ms() -> int:
     return int(datetime.now(tz=UTC).timestamp() * 1000)
+
+
+class RetiredLayout(RuntimeError):
+    """The partition's checkpoint counts offsets of a topic this version no longer reads."""
 
 
 class ClickHouseWriter:
@@ -56,7 +102,7 @@ class ClickHouseWriter:
         self._write_history(batch, now)
         self._write_cells("agg_minute_partial", "minute", [(c, c.minutes) for c in batch])
         self._write_cells("agg_day_partial", "day", [(c, c.days) for c in batch])
-        checkpoints = [(changes.partition, *astuple(changes.checkpoint), now) for changes in batch]
+        checkpoints = [(changes.partition, *astuple(changes.checkpoint), now, LAYOUT) for changes in batch]
         self._insert("checkpoints", CHECKPOINT_COLUMNS, checkpoints)
 
     def _insert(self, table: str, column_names: list[str], rows: list) -> None:
@@ -98,13 +144,20 @@ class ClickHouseWriter:
     def load_partition(self, partition: int) -> PartitionState:
         state = PartitionState(partition=partition)
         found = self.client.query(
-            f"SELECT version, toUnixTimestamp64Milli(watermark), processed, duplicates, late "
-            f"FROM {self.db}.checkpoints FINAL WHERE kafka_partition = {{p:UInt16}}",
+            f"SELECT version, toUnixTimestamp64Milli(watermark), processed, duplicates, late, "
+            f"toUnixTimestamp64Milli(clock), layout FROM {self.db}.checkpoints FINAL "
+            f"WHERE kafka_partition = {{p:UInt16}}",
             parameters={"p": partition},
         ).result_rows
         if not found:
             return state
-        checkpoint = Checkpoint(*(int(value) for value in found[0]))
+        *values, layout = (int(value) for value in found[0])
+        if layout != LAYOUT:
+            raise RetiredLayout(
+                f"partition {partition} of {self.db} was written by the records-topic pipeline (before migration "
+                "0004); its state cannot be continued. Process the events again into a new database."
+            )
+        checkpoint = Checkpoint(*values)
         where = {"p": partition, "v": checkpoint.version}
         history = self.client.query(
             f"SELECT event_id, record_id, service_code, province_code, channel, online_level, event_type, status, "

@@ -1,11 +1,12 @@
-"""The Faust app: topics, the ingest and aggregate agents, and rebalance hooks.
+"""The Faust app: the events topic, the agent that routes and aggregates it, and rebalance hooks.
 
     dvcpulse worker            # embedded broker + embedded ClickHouse (dev)
     KAFKA_BOOTSTRAP=kafka:9092 CLICKHOUSE_DSN=http://ingest:...@clickhouse:8123/dvcpulse dvcpulse worker
 
-Both agents batch with `noack_take` and ack only after their output is durable (produced, or written to
-ClickHouse), so a crash at any point is followed by a replay, never by a gap. Agent bodies stay short:
-the logic lives in streams.ingest and streams.aggregate.
+The agent takes batches with `noack_take` and acks a batch only after its output is durable (forwards and
+dead letters produced, changes written to ClickHouse), so a crash at any point is followed by a replay,
+never by a gap. While one batch is written, the next is decoded and applied: writes run in order on one
+thread. The logic lives in streams.ingest and streams.aggregate.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import os
 import random
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, TypeVar
 
 import faust
@@ -25,19 +28,20 @@ from faust.types import TP
 
 from dvcpulse.settings import Settings
 from sinks.connection import connect
-from sinks.writer import ClickHouseWriter
-from streams.aggregate import Aggregator, RecordsMessage
-from streams.ingest import MAX_EVENTS_PER_MESSAGE, LatenessClock, SourceMessage, now_utc, route
-from streams.internal import encode
+from sinks.writer import ClickHouseWriter, RetiredLayout
+from streams.aggregate import Aggregator
+from streams.ingest import SourceMessage, now_utc, route
+from streams.internal import ORIGIN_HEADER
 from streams.membership import leave_group_on_clean_stop
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 WRITE_ATTEMPTS = 8
+MAX_PENDING_WRITES = 2  # batches applied but not yet written: bounds memory and ack delay
 EXIT_UNWRITABLE = 70  # crash without acking: the batch is replayed by whoever owns it next
-# One thread for all blocking work (apply, ClickHouse I/O): the steps are sequential anyway, and fewer
-# threads mean fewer malloc arenas holding freed batch buffers.
+# One thread for all ClickHouse I/O (restores, writes): in submission order, so a restore reads what was
+# written before it, and fewer threads mean fewer malloc arenas holding freed batch buffers.
 BLOCKING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dvcpulse-blocking")
 
 
@@ -59,8 +63,8 @@ def _credentials(settings: Settings) -> Any:
     return None
 
 
-async def durably(what: str, call: Callable[[], T]) -> T:
-    """Run blocking I/O off the event loop, retrying with backoff; exit hard if it keeps failing.
+def retrying(what: str, call: Callable[[], T]) -> T:
+    """Run blocking I/O, retrying with backoff; exit hard if it keeps failing.
 
     Exiting without acking (rather than raising, which would let the batch be acked) keeps the
     guarantee: the unacknowledged messages are redelivered after the restart.
@@ -68,16 +72,23 @@ async def durably(what: str, call: Callable[[], T]) -> T:
     delay = 0.2
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
-            return await off_loop(call)
+            return call()
+        except RetiredLayout:
+            raise  # no retry can help: the agent stops the worker with the explanation
         except Exception as error:
             if attempt == WRITE_ATTEMPTS:
                 log.critical("%s failed %d times, exiting without acknowledging: %s", what, attempt, error)
                 logging.shutdown()
                 os._exit(EXIT_UNWRITABLE)
             log.warning("%s failed (attempt %d): %s; retrying in %.1fs", what, attempt, error, delay)
-            await asyncio.sleep(delay * (1 + random.random()))
+            time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 10.0)
     raise AssertionError("unreachable")
+
+
+def durably(what: str, call: Callable[[], T]) -> asyncio.Future[T]:
+    """`retrying` on the blocking-work thread: calls run one at a time, in the order they were made."""
+    return asyncio.get_running_loop().run_in_executor(BLOCKING, retrying, what, call)
 
 
 def exit_without_ack(what: str, error: BaseException) -> None:
@@ -117,63 +128,77 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     if settings.worker_id:
         leave_group_on_clean_stop(app)
     events_topic = app.topic(settings.events_topic, value_type=bytes, key_type=bytes)
-    records_topic = app.topic(
-        settings.records_topic, value_type=bytes, key_type=bytes, partitions=settings.partitions
-    )
     dead_letter_topic = app.topic(settings.dead_letter_topic, value_type=bytes, key_type=bytes)
     client = connect(settings)
     writer = ClickHouseWriter(client, settings.clickhouse_database)
     aggregator = Aggregator(writer)
     context = {"pii_key": settings.pii_key.get_secret_value()}
-    clock = LatenessClock(int(settings.late_horizon_hours * 3600 * 1000))
+    horizon_ms = int(settings.late_horizon_hours * 3600 * 1000)
 
-    def records_partitions(tps: set[TP]) -> list[int]:
-        return [tp.partition for tp in tps if tp.topic == settings.records_topic]
+    def events_partitions(tps: set[TP]) -> list[int]:
+        return [tp.partition for tp in tps if tp.topic == settings.events_topic]
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
-        aggregator.forget(records_partitions(revoked))
+        aggregator.forget(events_partitions(revoked))
 
     @app.on_partitions_assigned.connect
     async def on_assigned(app: faust.App, assigned: set[TP], **_: Any) -> None:
-        aggregator.forget(records_partitions(assigned))
+        aggregator.forget(events_partitions(assigned))
 
     def owns(partition: int) -> bool:
-        return TP(settings.records_topic, partition) in app.consumer.assignment()
+        return TP(settings.events_topic, partition) in app.consumer.assignment()
 
-    async def ingest_batch(batch: list[faust.EventT]) -> None:
-        messages = [SourceMessage(e.message.topic, e.message.partition, e.message.offset, e.value) for e in batch]
-        routed = route(messages, settings.partitions, clock, context)
+    async def owned_states(partitions: set[int]) -> dict[int, Any]:
+        """The states of the partitions still owned, restored first where needed (a rebalance may forget
+        a state while another is restored, hence the loop)."""
+        while True:
+            wanted = {p for p in partitions if owns(p)}
+            missing = wanted - aggregator.states.keys()
+            if not missing:
+                return {p: aggregator.states[p] for p in wanted}
+            await durably("partition restore", partial(aggregator.load, sorted(missing)))
+
+    async def process(batch: list[faust.EventT]) -> asyncio.Future[None]:
+        """Route and apply a batch, produce its forwards and dead letters; returns its pending write."""
+        messages = [
+            SourceMessage(e.message.topic, e.message.partition, e.message.offset, e.value, e.message.headers)
+            for e in batch
+        ]
+        states = await owned_states({m.partition for m in messages})
+        routed = route([m for m in messages if m.partition in states], states, settings.partitions, horizon_ms, context)
+        changes = aggregator.apply(routed.applied)
         received_at = now_utc()
-        pending = [await records_topic.send(value=encode(events), partition=p) for p, events in routed.chunks()]
+        pending = [
+            await events_topic.send(value=value, partition=partition, headers={ORIGIN_HEADER: origins})
+            for partition, forward in sorted(routed.forwards.items())
+            for value, origins in forward.messages()
+        ]
         for dead in routed.dead_letters:
             pending.append(await dead_letter_topic.send(key=dead.key, value=dead.to_json(received_at)))
-        await asyncio.gather(*pending)  # durable in Kafka before the source offsets may be committed
-        if routed.dead_letters:
-            rows = [dead.to_row(received_at) for dead in routed.dead_letters]
-            await durably("dead-letter write", lambda: writer.write_dead_letters(rows))
+        await asyncio.gather(*pending)  # forwards durable in Kafka before the offsets are checkpointed
+        rows = [dead.to_row(received_at) for dead in routed.dead_letters]
+        return durably("flush", lambda: aggregator.flush(changes, rows))
 
-    async def aggregate_batch(batch: list[faust.EventT]) -> None:
-        messages = [RecordsMessage(e.message.partition, e.message.offset, e.value) for e in batch]
-        changes = await durably("aggregate apply", lambda: aggregator.apply(messages, owns))
-        await durably("aggregate flush", lambda: aggregator.flush(changes))
+    async def ingest(stream: faust.StreamT) -> None:
+        """Batches in, acks after their write; up to MAX_PENDING_WRITES batches written behind the newest."""
+        writes: deque[asyncio.Task[None]] = deque()
 
-    def batched_agent(
-        topic: faust.TopicT, name: str, handle: Callable[[list[faust.EventT]], Any], max_messages: int
-    ) -> None:
-        """An agent that handles batches and acks them only after `handle` returned."""
+        async def ack_when_written(written: asyncio.Future[None], batch: list[faust.EventT]) -> None:
+            await written
+            for event in batch:
+                await stream.ack(event)
 
-        async def agent(stream: faust.StreamT) -> None:
-            async for batch in stream.noack_take(max_messages, within=settings.batch_seconds):
-                try:
-                    await handle(batch)
-                except Exception as error:
-                    exit_without_ack(name, error)
-                for event in batch:
-                    await stream.ack(event)
+        async for batch in stream.noack_take(settings.batch_size, within=settings.batch_seconds):
+            try:
+                written = await process(batch)
+            except Exception as error:
+                exit_without_ack("ingest", error)
+            writes.append(asyncio.ensure_future(ack_when_written(written, batch)))
+            while len(writes) > MAX_PENDING_WRITES or (writes and writes[0].done()):
+                await writes.popleft()
 
-        agent.__name__ = agent.__qualname__ = name
-        app.agent(topic, name=name)(agent)
+    app.agent(events_topic, name="ingest")(ingest)
 
     worker_name = settings.worker_id or f"{socket.gethostname()}-{os.getpid()}"
 
@@ -184,7 +209,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         now_ms = int(time.time() * 1000)
         rows = []
         for tp in sorted(consumer.assignment()):
-            if tp.topic not in (settings.events_topic, settings.records_topic):
+            if tp.topic != settings.events_topic:
                 continue
             end = consumer.highwater(tp)
             position = consumer._committed_offset.get(tp)  # Faust's last committed offset for tp
@@ -198,9 +223,4 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             except Exception as error:
                 log.warning("worker stats write failed: %s", error)
 
-    batched_agent(events_topic, "ingest", ingest_batch, settings.batch_size)
-    # records messages carry up to MAX_EVENTS_PER_MESSAGE events: bound a flush by events, for freshness
-    batched_agent(
-        records_topic, "aggregate", aggregate_batch, max(1, settings.flush_max_events // MAX_EVENTS_PER_MESSAGE)
-    )
     return app

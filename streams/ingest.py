@@ -1,21 +1,35 @@
 """Ingest: decode and validate what portals send, route valid events by record, keep the bad ones.
 
 Input messages may hold one event or an envelope (JSON array) and may come from any Kafka client with any
-partitioner. Valid events are re-partitioned by record id into the internal records topic, so that the
-aggregate agent owning a partition sees every event of its records; rejected ones become dead letters.
+partitioner. The partition of the events topic that owns a record (`record_partition`) applies its events
+directly; an event found on another partition is forwarded there, in the same topic, as its original JSON
+with a `dvcpulse-origin` header (its source and lateness judgement), so each partition's state is fed by
+one ordered stream. Rejected events become dead letters.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from models.decode import RejectedEvent, decode_message
-from streams.internal import InternalEvent, epoch_ms, from_model, message_hash, record_partition, source_in
+from models.decode import RejectedEvent, decode_message, message_rejected
+from streams.internal import (
+    ORIGIN_HEADER,
+    InternalEvent,
+    decode_origins,
+    encode_origins,
+    epoch_ms,
+    from_model,
+    message_hash,
+    record_partition,
+    source_in,
+)
+from streams.state import PartitionState
 
 MAX_EVENTS_PER_MESSAGE = 1000
 
@@ -26,6 +40,12 @@ class SourceMessage:
     partition: int
     offset: int
     value: bytes | None
+    headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None = None
+
+    def header(self, name: str) -> bytes | None:
+        headers = self.headers or ()
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        return next((value for key, value in pairs if key == name), None)
 
 
 @dataclass(slots=True)
@@ -70,57 +90,78 @@ class DeadLetter:
 
 
 @dataclass(slots=True)
-class Routed:
-    by_partition: dict[int, list[InternalEvent]] = field(default_factory=lambda: defaultdict(list))
-    dead_letters: list[DeadLetter] = field(default_factory=list)
+class Forward:
+    """Events bound for another partition: their original JSON and their origins."""
 
-    def chunks(self) -> list[tuple[int, list[InternalEvent]]]:
-        """(partition, events) pairs of at most MAX_EVENTS_PER_MESSAGE events, in arrival order."""
+    items: list[bytes] = field(default_factory=list)
+    origins: list[tuple[int, bool]] = field(default_factory=list)
+
+    def messages(self) -> list[tuple[bytes, bytes]]:
+        """(value, origin header) pairs of at most MAX_EVENTS_PER_MESSAGE events each."""
         out = []
-        for partition, events in sorted(self.by_partition.items()):
-            for start in range(0, len(events), MAX_EVENTS_PER_MESSAGE):
-                out.append((partition, events[start : start + MAX_EVENTS_PER_MESSAGE]))
+        for start in range(0, len(self.items), MAX_EVENTS_PER_MESSAGE):
+            value = b"[" + b",".join(self.items[start : start + MAX_EVENTS_PER_MESSAGE]) + b"]"
+            out.append((value, encode_origins(self.origins[start : start + MAX_EVENTS_PER_MESSAGE])))
         return out
 
 
-class LatenessClock:
-    """Judges lateness per source partition: an event is late when its time is more than the horizon
-    behind the newest event time seen before it in the same source partition.
-
-    The source partition's order is the producer's own order (a portal syncing its backlog), so a bulk
-    backfill is judged the same however the worker interleaves partitions. The clock lives in memory: after
-    a restart it warms up again, so an event right after a restart may be judged on time (it is then
-    counted, and kept in history either way).
-    """
-
-    def __init__(self, horizon_ms: int):
-        self.horizon_ms = horizon_ms
-        self.newest: dict[tuple[str, int], int] = {}
-
-    def observe(self, source: tuple[str, int], event_time_ms: int) -> bool:
-        newest = self.newest.get(source, event_time_ms)
-        if event_time_ms > newest:
-            newest = event_time_ms
-        self.newest[source] = newest
-        return event_time_ms < newest - self.horizon_ms
+@dataclass(slots=True)
+class Routed:
+    applied: list[tuple[int, int, list[InternalEvent]]] = field(default_factory=list)  # (partition, offset, own)
+    forwards: dict[int, Forward] = field(default_factory=lambda: defaultdict(Forward))
+    dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
 def route(
     messages: list[SourceMessage],
+    states: Mapping[int, PartitionState],
     partitions: int,
-    clock: LatenessClock,
+    horizon_ms: int,
     context: dict[str, Any] | None = None,
 ) -> Routed:
+    """Decode, validate and judge the messages (in offset order per partition) of partitions in `states`.
+
+    A message at or below its partition's applied offset is a replay and yields nothing: its forwards and
+    dead letters were produced before that offset was checkpointed.
+    """
     routed = Routed()
     for message in messages:
+        state = states[message.partition]
+        if message.offset <= state.offset:
+            continue
+        own: list[InternalEvent] = []
+        routed.applied.append((message.partition, message.offset, own))
         decoded = decode_message(message.value, context)
-        partition_key = (message.topic, message.partition)
+        origins = None
+        header = message.header(ORIGIN_HEADER)
+        if header is not None and decoded.events:
+            try:
+                positions = [*decoded.indexes, *(r.index or 0 for r in decoded.rejected)]
+                origins = decode_origins(header, max(1, max(positions) + 1))
+            except ValueError as error:
+                rejected = message_rejected(f"forwarded envelope: {error}", bytes(message.value or b""))
+                routed.dead_letters.append(DeadLetter(message, rejected))
+                continue
         origin = message_hash(message.topic, message.partition, message.offset)
+        items: list[Any] | None = None
         for index, event in zip(decoded.indexes, decoded.events, strict=True):
             time_ms = epoch_ms(event.event_time)
-            late = clock.observe(partition_key, time_ms)
-            internal = from_model(event, late, source_in(origin, index), time_ms)
-            routed.by_partition[record_partition(event.record_id, partitions)].append(internal)
+            if origins is None:
+                source, late = source_in(origin, index), state.judge_late(time_ms, horizon_ms)
+            else:
+                source, late = origins[max(index, 0)]
+            owner = record_partition(event.record_id, partitions)
+            if owner == message.partition:
+                own.append(from_model(event, late, source, time_ms))
+                continue
+            if index < 0:
+                raw = bytes(message.value or b"")
+            else:
+                items = orjson.loads(message.value) if items is None else items
+                raw = orjson.dumps(items[index])
+            forward = routed.forwards[owner]
+            forward.items.append(raw)
+            forward.origins.append((source, late))
         for rejected in decoded.rejected:
             routed.dead_letters.append(DeadLetter(message, rejected))
     return routed

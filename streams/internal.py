@@ -1,7 +1,8 @@
-"""The internal records-topic format: validated events as compact arrays, routed by record id.
+"""Validated events as compact tuples, the partition that owns a record, and the origin of forwarded events.
 
-The ingest agent writes it and the aggregate agent reads it; it is trusted (already validated), so the
-reader only needs orjson. Times are UTC epoch milliseconds so nothing is parsed twice.
+An event reaching a partition other than its record's is forwarded to the right partition of the same
+topic, as the original JSON with an `dvcpulse-origin` header (see streams.ingest). Times are UTC epoch
+milliseconds so nothing is parsed twice.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import orjson
 
 from models.filing_event import FilingEvent
 
-FORMAT_TAG = "dvcpulse.records.v1"
+ORIGIN_HEADER = "dvcpulse-origin"
 
 
 class InternalEvent(NamedTuple):
@@ -86,16 +87,36 @@ def from_model(
 
 
 def record_partition(record_id: str, partitions: int) -> int:
-    """The records-topic partition owning a record: stable across processes, clients and languages."""
+    """The events-topic partition owning a record: CRC-32 of the UTF-8 record id modulo the partition count.
+
+    It is librdkafka's default for keyed messages (kcat, confluent-kafka clients), so a producer keying
+    each event by its record id, or choosing the partition with this function, needs no forwarding.
+    """
     return zlib.crc32(record_id.encode()) % partitions
 
 
-def encode(events: list[InternalEvent]) -> bytes:
-    return orjson.dumps([FORMAT_TAG, [tuple(event) for event in events]])
+def encode_origins(origins: list[tuple[int, bool]]) -> bytes:
+    """The `dvcpulse-origin` header of a forwarded envelope: (source, late) of each of its events."""
+    return orjson.dumps(origins)
 
 
-def decode(value: bytes) -> list[InternalEvent]:
-    tag, rows = orjson.loads(value)
-    if tag != FORMAT_TAG:
-        raise ValueError(f"unknown records-topic format {tag!r}")
-    return [InternalEvent(*row) for row in rows]
+def decode_origins(value: bytes, events: int) -> list[tuple[int, bool]]:
+    """Parse an origin header; ValueError unless it is one [source, late] pair per event."""
+    try:
+        origins = orjson.loads(value)
+    except orjson.JSONDecodeError as error:
+        raise ValueError(f"{ORIGIN_HEADER} header is not JSON: {error}") from None
+    if not isinstance(origins, list) or len(origins) != events:
+        raise ValueError(f"{ORIGIN_HEADER} header must hold one [source, late] pair per event ({events})")
+    pairs = []
+    for pair in origins:
+        if not (
+            isinstance(pair, list)
+            and len(pair) == 2
+            and type(pair[0]) is int
+            and 0 <= pair[0] <= _SOURCE_MASK
+            and type(pair[1]) is bool
+        ):
+            raise ValueError(f"{ORIGIN_HEADER} header holds {pair!r}, not a [source, late] pair")
+        pairs.append((pair[0], pair[1]))
+    return pairs

@@ -6,13 +6,15 @@ Rules (see README "Counting rules"):
   and as synced once, in the cell of its first synced event; an earlier event arriving later moves the
   count (retraction), whatever the arrival order;
 - every distinct status_changed event counts once, in its own cell, by its status;
-- an event judged late at ingest (beyond the lateness horizon, see streams.ingest.LatenessClock) is kept
-  in history, counted as late, and changes no aggregate.
+- an event is late when its time is more than the horizon behind the newest event time seen before it in
+  its source partition (`judge_late`; a forwarded event keeps the judgement of its source partition). A
+  late event is kept in history, counted as late, and changes no aggregate.
 
-All of this is a deterministic function of the partition's messages in offset order, which is what makes
-replays after a crash rewrite exactly the same rows. It is also a function of the SET of applied events and
-re-sent sources (no rule depends on arrival order), so a partition is restored by replaying its history
-rows and re-send rows from ClickHouse, in any order (`restore`).
+All of this is a deterministic function of the partition's messages in offset order (the lateness clock
+is part of the checkpoint), which is what makes replays after a crash rewrite exactly the same rows. It is
+also a function of the SET of applied events and re-sent sources (no rule depends on arrival order), so a
+partition is restored by replaying its history rows and re-send rows from ClickHouse, in any order
+(`restore`).
 
 Representation: a partition holds hundreds of thousands of records, so per-record state is one flat tuple
 of atoms (bytes, ints, strings) and cells are integers. Such tuples cost a fraction of the memory of
@@ -81,8 +83,9 @@ def _day_key(cell: int) -> int:
 @dataclass
 class PartitionState:
     partition: int
-    offset: int = -1  # last applied records-topic offset
+    offset: int = -1  # last applied events-topic offset
     watermark_ms: int = 0
+    clock_ms: int = 0  # newest event time read from this partition (forwarded events aside); 0: none yet
     processed: int = 0
     duplicates: int = 0
     late: int = 0
@@ -94,18 +97,29 @@ class PartitionState:
     # changes since the last flush
     dirty_minutes: set[int] = field(default_factory=set)  # cell keys
     dirty_days: set[int] = field(default_factory=set)
-    history: list[tuple[InternalEvent, int]] = field(default_factory=list)  # (event, records-topic offset)
+    history: list[tuple[InternalEvent, int]] = field(default_factory=list)  # (event, events-topic offset)
     resends: list[tuple[str, int, int]] = field(default_factory=list)  # (record id, source, offset)
 
     # -- counting ------------------------------------------------------------------------------------
     def apply_message(self, offset: int, events: list[InternalEvent]) -> bool:
-        """Apply one records-topic message; False when it was already applied (a replay)."""
+        """Apply the events of one message of this partition (those its records own); False when the message
+        was already applied (a replay)."""
         if offset <= self.offset:
             return False
         for event in events:
             self._apply(event, offset)
         self.offset = offset
         return True
+
+    def judge_late(self, event_time_ms: int, horizon_ms: int) -> bool:
+        """Whether an event read from this partition is beyond the horizon; advances the partition's clock.
+
+        The partition's order is the producer's own (a portal syncing its backlog), so a bulk backfill is
+        judged the same however the worker batches it, and after a restore (the clock is checkpointed).
+        """
+        if event_time_ms > self.clock_ms:
+            self.clock_ms = event_time_ms
+        return event_time_ms < self.clock_ms - horizon_ms
 
     def _attribute_id(self, attributes: Attributes) -> int:
         found = self.attribute_ids.get(attributes)
@@ -174,7 +188,7 @@ class PartitionState:
         for record_id, source in resends:
             seen, sources, submitted, synced, statuses = self.records[record_id]
             self.records[record_id] = (seen, sources + source.to_bytes(8, "big"), submitted, synced, statuses)
-        self.offset, self.watermark_ms = checkpoint.version, checkpoint.watermark_ms
+        self.offset, self.watermark_ms, self.clock_ms = checkpoint.version, checkpoint.watermark_ms, checkpoint.clock_ms
         self.processed, self.duplicates, self.late = checkpoint.processed, checkpoint.duplicates, checkpoint.late
         self.dirty_minutes.clear()
         self.dirty_days.clear()
@@ -202,7 +216,9 @@ class PartitionState:
             minutes={self.cell(key): unpack_counts(self.minutes[key]) for key in self.dirty_minutes},
             days={self.day_cell(key): unpack_counts(self.days[key]) for key in self.dirty_days},
             history=self.history,
-            checkpoint=Checkpoint(self.offset, self.watermark_ms, self.processed, self.duplicates, self.late),
+            checkpoint=Checkpoint(
+                self.offset, self.watermark_ms, self.processed, self.duplicates, self.late, self.clock_ms
+            ),
         )
         self.dirty_minutes, self.dirty_days = set(), set()
         self.history, self.resends = [], []
@@ -216,6 +232,7 @@ class Checkpoint:
     processed: int
     duplicates: int
     late: int
+    clock_ms: int = 0
 
 
 @dataclass(slots=True)

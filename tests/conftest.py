@@ -32,7 +32,6 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 class TopicNames:
     events: str
     dead_letter: str
-    records: str
     settings: Settings  # points at these topics and the session broker
 
 
@@ -49,16 +48,15 @@ def settings_for(tmp_path: Path) -> Callable[..., Settings]:
 
 @pytest.fixture
 def topic_names(broker: str, settings_for: Callable[..., Settings]) -> TopicNames:
-    """Fresh events, dead-letter and records topics for this test, created on the session broker."""
+    """Fresh events and dead-letter topics for this test, created on the session broker."""
     suffix = uuid.uuid4().hex[:10]
     settings = settings_for(
         events_topic=f"test.events.{suffix}",
         dead_letter_topic=f"test.dlq.{suffix}",
-        records_topic=f"test.records.{suffix}",
         kafka_bootstrap=broker,
     )
     asyncio.run(ensure_topics(settings, broker))
-    return TopicNames(settings.events_topic, settings.dead_letter_topic, settings.records_topic, settings)
+    return TopicNames(settings.events_topic, settings.dead_letter_topic, settings)
 
 
 async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:

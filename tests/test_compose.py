@@ -607,7 +607,7 @@ def test_configuration_doc_lists_every_setting_and_is_up_to_date() -> None:
 
 def test_deploy_docs_cover_the_checklist() -> None:
     scaling = (DEPLOY / "SCALING.md").read_text(encoding="utf-8")
-    for needle in ("DVCPULSE_PARTITIONS", "dvcpulse.records", "DVCPULSE_WORKER_ID", "ReplicatedReplacingMergeTree",
+    for needle in ("DVCPULSE_PARTITIONS", "CRC-32", "DVCPULSE_WORKER_ID", "ReplicatedReplacingMergeTree",
                    "Distributed", "FINAL", "--scale"):  # fmt: skip
         assert needle in scaling, f"SCALING.md: {needle}"
     production = (DEPLOY / "PRODUCTION.md").read_text(encoding="utf-8")
@@ -626,7 +626,6 @@ def test_create_topics_script_creates_the_topics(broker: str, monkeypatch: pytes
     suffix = uuid.uuid4().hex[:8]
     names = {
         "DVCPULSE_EVENTS_TOPIC": f"compose.events.{suffix}",
-        "DVCPULSE_RECORDS_TOPIC": f"compose.records.{suffix}",
         "DVCPULSE_DEAD_LETTER_TOPIC": f"compose.dlq.{suffix}",
     }
     monkeypatch.chdir(tmp_path)  # no stray .env

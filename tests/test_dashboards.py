@@ -169,7 +169,7 @@ def load(client: Client, now: datetime, filings: list[Filing]) -> None:
         [now - timedelta(minutes=3), "w1", "dvc.filing-events", 0, 100, 150, 50],
         [now - timedelta(minutes=1), "w1", "dvc.filing-events", 0, 130, 150, 20],
         [now - timedelta(minutes=1), "w1", "dvc.filing-events", 1, 95, 100, 5],
-        [now - timedelta(minutes=2), "w1", "dvcpulse.records", 0, 10, 17, 7],
+        [now - timedelta(minutes=2), "w1", "dvcpulse.events", 0, 10, 17, 7],
     ]
     client.insert(f"{DB}.worker_stats", stats, ["at", "worker", "topic", "partition", "position", "end_offset", "lag"])
 
@@ -471,7 +471,7 @@ EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "PIPELINE_LAG_NOW": ("lag_messages",),
     "PIPELINE_LAST_WRITE": ("last_write_age_seconds",),
     "PIPELINE_PARTITIONS": (
-        "kafka_partition", "records_offset", "watermark", "processed", "duplicates", "late", "updated_at",
+        "kafka_partition", "events_offset", "watermark", "processed", "duplicates", "late", "updated_at",
     ),
     "ALERT_ONLINE_RATE_DROP": ("province_code", "province", "drop_points"),
     "ALERT_PROVINCE_SILENT": ("province_code", "province", "silent"),

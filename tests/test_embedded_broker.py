@@ -108,7 +108,7 @@ def test_stale_endpoint_file_is_removed(tmp_path: Path) -> None:
 
 
 def test_topics_created_with_partition_counts(broker: str, topic_names) -> None:
-    names = [topic_names.events, topic_names.records, topic_names.dead_letter]
+    names = [topic_names.events, topic_names.dead_letter]
     counts = asyncio.run(_partition_counts(broker, names))
     assert counts == dict.fromkeys(names, topic_names.settings.partitions)
     # Idempotent: a second call creates nothing and reports the same counts.
@@ -118,11 +118,11 @@ def test_topics_created_with_partition_counts(broker: str, topic_names) -> None:
 def test_topics_follow_partitions_setting(broker: str, settings_for) -> None:
     suffix = uuid.uuid4().hex[:10]
     settings = settings_for(
-        events_topic=f"test.p3.{suffix}", records_topic=f"test.p3r.{suffix}", dead_letter_topic=f"test.p3d.{suffix}",
+        events_topic=f"test.p3.{suffix}", dead_letter_topic=f"test.p3d.{suffix}",
         partitions=3,
     )  # fmt: skip
     counts = asyncio.run(ensure_topics(settings, broker))
-    assert counts == {settings.events_topic: 3, settings.records_topic: 3, settings.dead_letter_topic: 3}
+    assert counts == {settings.events_topic: 3, settings.dead_letter_topic: 3}
 
 
 def test_resolve_bootstrap(tmp_path: Path) -> None:

@@ -35,7 +35,6 @@ def stack(broker: str, tmp_path: Path) -> Iterator[LocalStack]:
         app_id=f"e2e-{suffix}",
         events_topic=f"e2e.events.{suffix}",
         dead_letter_topic=f"e2e.dlq.{suffix}",
-        records_topic=f"e2e.records.{suffix}",
         batch_size=200,
         batch_seconds=0.3,
     )

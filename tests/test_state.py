@@ -5,8 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from streams.ingest import LatenessClock
-from streams.internal import InternalEvent, decode, encode
+from streams.internal import InternalEvent
 from streams.state import COUNTERS, FIRST_SYNCED, SUBMITTED, SYNCED, Changes, PartitionState
 
 SOURCES = itertools.count(1)
@@ -141,14 +140,18 @@ def test_late_event_is_history_only() -> None:
     assert state.late == 1 and state.duplicates == 1  # a re-sent late event is a duplicate, not late twice
 
 
-def test_lateness_clock_is_per_source_partition() -> None:
-    clock = LatenessClock(horizon_ms=7 * DAY)
-    a, b = ("events", 0), ("events", 1)
-    assert not clock.observe(a, T0 + 10 * DAY)
-    assert not clock.observe(b, T0)  # another partition has its own clock
-    assert not clock.observe(a, T0 + 3 * DAY + 1)  # exactly 7 days behind minus 1 ms: on time
-    assert clock.observe(a, T0 + 3 * DAY - 1)  # more than 7 days behind the newest in its partition
-    assert not clock.observe(a, T0 + 11 * DAY)
+def test_lateness_clock_is_per_partition_and_checkpointed() -> None:
+    horizon = 7 * DAY
+    a, b = PartitionState(partition=0), PartitionState(partition=1)
+    assert not a.judge_late(T0 + 10 * DAY, horizon)
+    assert not b.judge_late(T0, horizon)  # another partition has its own clock
+    assert not a.judge_late(T0 + 3 * DAY + 1, horizon)  # exactly 7 days behind minus 1 ms: on time
+    assert a.judge_late(T0 + 3 * DAY - 1, horizon)  # more than 7 days behind the newest in its partition
+    a.apply_message(0, [])
+    restored = fresh()
+    restored.restore([], [], a.take_changes().checkpoint)
+    assert restored.clock_ms == T0 + 10 * DAY and restored.judge_late(T0 + 3 * DAY - 1, horizon)
+    assert not restored.judge_late(T0 + 11 * DAY, horizon)
 
 
 def test_replayed_offsets_are_skipped() -> None:
@@ -205,7 +208,7 @@ def test_processing_is_deterministic_across_batchings() -> None:
     ]  # fmt: skip
     one = fresh()
     for offset, batch in enumerate(messages):
-        one.apply_message(offset, decode(encode(batch)))
+        one.apply_message(offset, batch)
     two = fresh()
     for offset, batch in enumerate(messages):
         two.apply_message(offset, batch)

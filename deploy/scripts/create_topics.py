@@ -1,4 +1,4 @@
-"""Create dvcpulse's Kafka topics (events, records, dead letters) from the settings, then exit.
+"""Create dvcpulse's Kafka topics (events, dead letters) from the settings, then exit.
 
 docker-compose.yml runs this once before the workers and the simulator start, so the topics exist with
 DVCPULSE_PARTITIONS partitions whichever of them comes first (the publisher refuses a missing topic, and
@@ -45,8 +45,8 @@ def main() -> int:
         log.info("topic %s: %d partitions", name, partitions)
     short = {name: n for name, n in counts.items() if n < settings.partitions}
     if short:
-        # Fewer partitions than configured caps the useful workers; Kafka can add partitions but that
-        # remaps record ids of the records topic (deploy/SCALING.md), so this is reported, not fixed.
+        # The worker refuses an events topic whose count differs from DVCPULSE_PARTITIONS; Kafka can add
+        # partitions but that remaps record ids to partitions (deploy/SCALING.md), so this is reported, not fixed.
         log.warning("topics with fewer partitions than DVCPULSE_PARTITIONS=%d: %s", settings.partitions, short)
     return 0
 

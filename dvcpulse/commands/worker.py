@@ -23,7 +23,14 @@ def prepare(settings: Settings, *, run_migrations: bool) -> str:
         bootstrap = resolve_bootstrap(settings)
     except BrokerNotFound as error:
         fail(str(error))
-    asyncio.run(ensure_topics(settings, bootstrap))
+    counts = asyncio.run(ensure_topics(settings, bootstrap))
+    found = counts.get(settings.events_topic)
+    if found != settings.partitions:
+        fail(
+            f"topic {settings.events_topic} has {found} partitions but DVCPULSE_PARTITIONS is {settings.partitions}: "
+            "records are routed by CRC-32 of record_id modulo the events topic's partition count, so they must "
+            "agree (never change it on a topic that holds events)"
+        )
     if run_migrations:
         client = connect(settings, database="")
         migrate(client, settings.clickhouse_database)
