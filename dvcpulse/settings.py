@@ -68,9 +68,10 @@ class Settings(BaseSettings):
 
     # Processing
     app_id: str = "dvcpulse"
-    batch_size: int = Field(100, ge=1, description="Max Kafka messages per ingest batch (envelopes: ~100 events each).")
-    flush_max_events: int = Field(
-        10_000, ge=1000, description="Max events the aggregate agent applies per ClickHouse flush (freshness)."
+    batch_size: int = Field(
+        100,
+        ge=1,
+        description="Max Kafka messages per batch, applied and written together (envelopes: ~100 events each).",
     )
     stream_buffer_messages: int = Field(
         16, ge=4, description="Faust's per-partition stream buffer (stream_buffer_maxsize), in messages."
