@@ -3,7 +3,7 @@
 Each input line is checked with the same decoder the worker uses, so a portal learns about a bad event
 before sending it. Valid events go out as the original line bytes, either one per message (keyed by
 record_id) or in envelopes: JSON arrays of up to N events that share a partition. Either way each event
-goes to the partition owning its record (`partition_for`, CRC-32 of record_id: what the worker expects,
+goes to the partition owning its record (`key_partition`, CRC-32 of record_id: what the worker expects,
 and librdkafka's default for a key), so every record's events stay in one partition, in file order, and
 the worker applies them without forwarding.
 """
@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from dvcpulse.settings import Settings
 from models.decode import FieldError, decode_event, field_errors, safe_raw
-from streams.internal import record_partition
+from streams.internal import key_partition
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +71,6 @@ class PublishSummary:
             f"sent {self.events} events in {self.messages} messages, rejected {self.rejected}, "
             f"{self.events_per_second:,.0f} events/s"
         )
-
-
-def partition_for(key: bytes, partitions: int) -> int:
-    """The partition owning the record whose id is `key` (streams.internal.record_partition)."""
-    return record_partition(key.decode(), partitions)
 
 
 class _Rejects:
@@ -167,7 +162,7 @@ class _Envelopes:
         self._ticker: asyncio.Task[None] | None = None
 
     async def add(self, key: bytes, line: bytes) -> None:
-        partition = partition_for(key, self.partitions)
+        partition = key_partition(key, self.partitions)
         if self.nbytes[partition] + len(line) + 1 > MAX_ENVELOPE_BYTES:
             await self._flush(partition)
         buffer = self.buffers[partition]
@@ -333,7 +328,7 @@ async def publish_lines(
                     await envelopes.add(key, line)
                 else:
                     # no ticker without envelopes, so no lock needed
-                    await sender.send(line, key=key, partition=partition_for(key, partitions))
+                    await sender.send(line, key=key, partition=key_partition(key, partitions))
                 events += 1
                 payload += len(line)
                 await throttle.pace(events)

@@ -51,10 +51,7 @@ class Settings(BaseSettings):
     events_topic: str = "dvc.filing-events"
     dead_letter_topic: str = "dvc.filing-events.dlq"
     partitions: int = Field(
-        8,
-        ge=1,
-        le=1024,
-        description="Partitions of the events topic (its records are routed by CRC-32 of record_id modulo this).",
+        8, ge=1, le=1024, description="Partitions of the events topic (records routed by CRC-32 of record_id)."
     )
     replication_factor: int = Field(1, ge=1)
 
@@ -69,9 +66,7 @@ class Settings(BaseSettings):
     # Processing
     app_id: str = "dvcpulse"
     batch_size: int = Field(
-        100,
-        ge=1,
-        description="Max Kafka messages per batch, applied and written together (envelopes: ~100 events each).",
+        100, ge=1, description="Max Kafka messages per batch, applied and written together (~100 events each)."
     )
     stream_buffer_messages: int = Field(
         16, ge=4, description="Faust's per-partition stream buffer (stream_buffer_maxsize), in messages."

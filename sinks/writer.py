@@ -21,61 +21,22 @@ log = logging.getLogger(__name__)
 
 
 EVENT_COLUMNS = [
-    "event_id",
-    "record_id",
-    "procedure_code",
-    "service_code",
-    "province_code",
-    "province_code_original",
-    "agency_code",
-    "channel",
-    "online_level",
-    "event_type",
-    "status",
-    "event_time",
-    "due_date",
-    "paid_online",
-    "applicant_hash",
-    "is_late",
-    "source",
-    "kafka_partition",
-    "kafka_offset",
-    "processed_at",
+    "event_id", "record_id", "procedure_code", "service_code", "province_code", "province_code_original",
+    "agency_code", "channel", "online_level", "event_type", "status", "event_time", "due_date", "paid_online",
+    "applicant_hash", "is_late", "source", "kafka_partition", "kafka_offset", "processed_at",
 ]  # the InternalEvent fields in order, then where and when it was applied
 AGG_COLUMNS = [
-    "service_code",
-    "province_code",
-    "channel",
-    "online_level",
-    "kafka_partition",
-    "version",
-    "submitted",
-    "synced",
-    "status_changes",
+    "service_code", "province_code", "channel", "online_level", "kafka_partition", "version",
+    "submitted", "synced", "status_changes",
 ]
 RESEND_COLUMNS = ["kafka_partition", "record_id", "source", "kafka_offset"]
 CHECKPOINT_COLUMNS = [
-    "kafka_partition",
-    "version",
-    "watermark",
-    "processed",
-    "duplicates",
-    "late",
-    "clock",
-    "updated_at",
-    "layout",
-]
+    "kafka_partition", "version", "watermark", "processed", "duplicates", "late", "clock", "updated_at", "layout",
+]  # the Checkpoint fields in order between the partition and updated_at
 LAYOUT = 2  # checkpoints.layout: offsets are events-topic offsets (migration 0004)
 WORKER_STATS_COLUMNS = ["at", "worker", "topic", "partition", "position", "end_offset", "lag"]
 DEAD_LETTER_COLUMNS = [
-    "source_topic",
-    "source_partition",
-    "source_offset",
-    "item_index",
-    "reason",
-    "errors",
-    "raw",
-    "received_at",
+    "source_topic", "source_partition", "source_offset", "item_index", "reason", "errors", "raw", "received_at",
 ]
 
 

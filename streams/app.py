@@ -33,6 +33,7 @@ from streams.aggregate import Aggregator
 from streams.ingest import SourceMessage, now_utc, route
 from streams.internal import ORIGIN_HEADER
 from streams.membership import leave_group_on_clean_stop
+from streams.state import PartitionState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -149,7 +150,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     def owns(partition: int) -> bool:
         return TP(settings.events_topic, partition) in app.consumer.assignment()
 
-    async def owned_states(partitions: set[int]) -> dict[int, Any]:
+    async def owned_states(partitions: set[int]) -> dict[int, PartitionState]:
         """The states of the partitions still owned, restored first where needed (a rebalance may forget
         a state while another is restored, hence the loop)."""
         while True:
@@ -166,7 +167,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             for e in batch
         ]
         states = await owned_states({m.partition for m in messages})
-        routed = route([m for m in messages if m.partition in states], states, settings.partitions, horizon_ms, context)
+        routed = route(messages, states, settings.partitions, horizon_ms, context)
         changes = aggregator.apply(routed.applied)
         received_at = now_utc()
         pending = [

@@ -119,15 +119,16 @@ def route(
     horizon_ms: int,
     context: dict[str, Any] | None = None,
 ) -> Routed:
-    """Decode, validate and judge the messages (in offset order per partition) of partitions in `states`.
+    """Decode, validate and judge the messages (in offset order per partition) of partitions in `states`;
+    messages of other partitions (no longer owned) are left alone.
 
     A message at or below its partition's applied offset is a replay and yields nothing: its forwards and
     dead letters were produced before that offset was checkpointed.
     """
     routed = Routed()
     for message in messages:
-        state = states[message.partition]
-        if message.offset <= state.offset:
+        state = states.get(message.partition)
+        if state is None or message.offset <= state.offset:
             continue
         own: list[InternalEvent] = []
         routed.applied.append((message.partition, message.offset, own))

@@ -92,7 +92,12 @@ def record_partition(record_id: str, partitions: int) -> int:
     It is librdkafka's default for keyed messages (kcat, confluent-kafka clients), so a producer keying
     each event by its record id, or choosing the partition with this function, needs no forwarding.
     """
-    return zlib.crc32(record_id.encode()) % partitions
+    return key_partition(record_id.encode(), partitions)
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """`record_partition` of a record id already encoded (a Kafka message key)."""
+    return zlib.crc32(key) % partitions
 
 
 def encode_origins(origins: list[tuple[int, bool]]) -> bytes:

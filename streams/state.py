@@ -232,7 +232,7 @@ class Checkpoint:
     processed: int
     duplicates: int
     late: int
-    clock_ms: int = 0
+    clock_ms: int
 
 
 @dataclass(slots=True)

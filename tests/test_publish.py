@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from dvcpulse.cli import app
 from dvcpulse.embedded_broker import free_port
-from dvcpulse.publisher import partition_for
 from seeds.simulator import simulate
+from streams.internal import key_partition, record_partition
 
 pytestmark = pytest.mark.integration
 
@@ -119,7 +119,7 @@ def test_publish_envelopes(jsonl: Input, broker: str, topic_names, read_topic) -
         batch = orjson.loads(message.value)
         assert isinstance(batch, list) and 1 <= len(batch) <= 100
         for event in batch:
-            assert partition_for(event["record_id"].encode(), partitions) == message.partition
+            assert record_partition(event["record_id"], partitions) == message.partition
             seen.append((event["event_id"], event["record_id"]))
     assert len(seen) == len(jsonl.events)
     counts = Counter(event_id for event_id, _ in seen)
@@ -147,7 +147,7 @@ def test_publish_one_event_per_message(jsonl: Input, broker: str, topic_names, r
     for message in messages:
         event = orjson.loads(message.value)
         assert message.key == event["record_id"].encode()
-        assert message.partition == partition_for(message.key, partitions)
+        assert message.partition == key_partition(message.key, partitions)
     seen = [(orjson.loads(m.value)["event_id"], m.key.decode()) for m in messages]
     assert _per_record(seen) == _per_record([(e, r) for e, r, _ in jsonl.events[:5000]])
 
