@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         16, ge=4, description="Faust's per-partition stream buffer (stream_buffer_maxsize), in messages."
     )
     batch_seconds: float = Field(0.25, gt=0, description="Max wait before a partial batch is processed.")
+    commit_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How often Kafka offsets are committed. They only tell a restarted worker where to resume "
+        "reading (the ClickHouse checkpoint decides what was applied; messages below it are skipped unread).",
+    )
     late_horizon_hours: float = Field(7 * 24, gt=0, description="Events later than this are history only.")
     session_timeout_seconds: float = Field(
         10.0, gt=0, description="Kafka group session timeout: how soon a dead worker's partitions move."

@@ -18,17 +18,20 @@ class Aggregator:
     def __init__(self, writer: ClickHouseWriter):
         self.writer = writer
         self.states: dict[int, PartitionState] = {}
+        self.written: dict[int, int] = {}  # partition -> next offset to read after what ClickHouse holds
 
     def forget(self, partitions: Iterable[int]) -> None:
         """Drop state of partitions revoked or (re)assigned: it is reloaded from ClickHouse when needed."""
         for partition in partitions:
             self.states.pop(partition, None)
+            self.written.pop(partition, None)
 
     def load(self, partitions: Iterable[int]) -> None:
         """Restore the partitions not in memory (blocking: reads ClickHouse)."""
         for partition in partitions:
             if partition not in self.states:
-                self.states[partition] = self.writer.load_partition(partition)
+                state = self.states[partition] = self.writer.load_partition(partition)
+                self.written[partition] = state.offset + 1
 
     def apply(self, applied: list[tuple[int, int, list[InternalEvent]]]) -> list[Changes]:
         """Apply (partition, offset, events) in offset order per partition; returns the changes to write."""
@@ -48,3 +51,5 @@ class Aggregator:
         if dead_letter_rows:
             self.writer.write_dead_letters(dead_letter_rows)
         self.writer.write(changes)
+        for change in changes:
+            self.written[change.partition] = change.version + 1

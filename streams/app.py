@@ -40,6 +40,10 @@ T = TypeVar("T")
 
 WRITE_ATTEMPTS = 8
 MAX_PENDING_WRITES = 2  # batches applied but not yet written: bounds memory and ack delay
+# Offsets are committed every Settings.commit_seconds, never after a count of acks: they only say where a
+# restarted worker resumes (the ClickHouse checkpoint says what was applied), and some brokers save their whole
+# state on each commit.
+NEVER_BY_COUNT = 2**62
 EXIT_UNWRITABLE = 70  # crash without acking: the batch is replayed by whoever owns it next
 # One thread for all ClickHouse I/O (restores, writes): in submission order, so a restore reads what was
 # written before it, and fewer threads mean fewer malloc arenas holding freed batch buffers.
@@ -113,12 +117,13 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         web_port=settings.web_port or 6066,
         web_host="127.0.0.1",
         stream_buffer_maxsize=settings.stream_buffer_messages,
-        broker_commit_every=10_000,
+        broker_commit_every=NEVER_BY_COUNT,
+        broker_max_poll_records=settings.batch_size,  # bounds what is decoded ahead, whatever a broker sends
         consumer_group_instance_id=f"{settings.app_id}-{settings.worker_id}" if settings.worker_id else None,
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=max(settings.session_timeout_seconds / 5, 0.5),
         broker_rebalance_timeout=max(settings.session_timeout_seconds * 2, 20),
-        broker_commit_interval=2.0,
+        broker_commit_interval=settings.commit_seconds,
         producer_linger_ms=5,
         producer_compression_type=settings.producer_compression,
         producer_max_request_size=8 * 1024 * 1024,
@@ -205,7 +210,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
 
     @app.timer(interval=5.0)
     async def record_lag() -> None:
-        """Consumer lag per assigned partition, for the pipeline-health dashboard (worker_stats)."""
+        """Lag per assigned partition (messages not yet in ClickHouse), for the pipeline dashboard (worker_stats)."""
         consumer = app.consumer
         now_ms = int(time.time() * 1000)
         rows = []
@@ -213,11 +218,12 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
             if tp.topic != settings.events_topic:
                 continue
             end = consumer.highwater(tp)
-            position = consumer._committed_offset.get(tp)  # Faust's last committed offset for tp
             if end is None or end < 0:
                 continue
-            done = position if position is not None and position >= 0 else 0
-            rows.append([now_ms, worker_name, tp.topic, tp.partition, done, end, max(end - done, 0)])
+            position = aggregator.written.get(tp.partition)
+            if position is None:  # not restored yet: Faust's last committed offset
+                position = consumer._committed_offset.get(tp) or 0
+            rows.append([now_ms, worker_name, tp.topic, tp.partition, position, end, max(end - position, 0)])
         if rows:
             try:  # metrics only: a failed write is logged, never fatal
                 await off_loop(writer.write_worker_stats, rows)
