@@ -6,10 +6,10 @@ A raw CCCD (12 digits) or old CMND (9 digits) number never leaves the model: val
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import re
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationInfo
@@ -37,14 +37,20 @@ class Withheld:
 def _key(info: ValidationInfo | None) -> bytes:
     context = info.context if info is not None else None
     if context and context.get("pii_key"):
-        return str(context["pii_key"]).encode()
+        return _encoded(context["pii_key"])
     from dvcpulse.settings import DEV_PII_KEY
 
-    return os.environ.get(KEY_ENV, DEV_PII_KEY).encode()
+    return _encoded(os.environ.get(KEY_ENV, DEV_PII_KEY))
+
+
+@lru_cache(maxsize=8)
+def _encoded(key: str) -> bytes:
+    return str(key).encode()
 
 
 def citizen_id_hash(number: str, key: bytes) -> str:
-    return hmac.new(key, number.encode(), hashlib.sha256).hexdigest()[:32]
+    # hmac.digest: the one-shot C implementation, several times faster than hmac.new(...).hexdigest()
+    return hmac.digest(key, number.encode(), "sha256")[:16].hex()
 
 
 def hash_citizen_id(value: Any, info: ValidationInfo | None) -> str | None:

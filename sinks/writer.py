@@ -9,6 +9,7 @@ rows up to the checkpoint through the same counting code.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import astuple
 from datetime import UTC, datetime
 
@@ -46,6 +47,9 @@ def _now_ms() -> int:
     return int(datetime.now(tz=UTC).timestamp() * 1000)
 
 
+_LOW_CARDINALITY = re.compile(r"^LowCardinality\((.*)\)$")
+
+
 class RetiredLayout(RuntimeError):
     """The partition's checkpoint counts offsets of a topic this version no longer reads."""
 
@@ -56,6 +60,7 @@ class ClickHouseWriter:
     def __init__(self, client: Client, database: str):
         self.client = client
         self.db = database
+        self._types: dict[tuple[str, tuple[str, ...]], list[str]] = {}
 
     # -- writes -------------------------------------------------------------------------------------
     def write(self, batch: list[Changes]) -> None:
@@ -72,7 +77,28 @@ class ClickHouseWriter:
 
     def _insert_columns(self, table: str, column_names: list[str], columns: list) -> None:
         """Column-oriented insert: clickhouse-connect then skips its per-value row-to-column pass."""
-        self.client.insert(f"{self.db}.{table}", columns, column_names=column_names, column_oriented=True)
+        types = self._insert_types(table, column_names)
+        self.client.insert(
+            f"{self.db}.{table}", columns, column_names=column_names, column_type_names=types, column_oriented=True
+        )
+
+    def _insert_types(self, table: str, column_names: list[str]) -> list[str]:
+        """The columns' types as sent, read from the table once (clickhouse-connect would ask on every insert).
+
+        LowCardinality(T) is sent as T: ClickHouse converts it on insert, while clickhouse-connect's own
+        LowCardinality encoding is a Python loop over every value.
+        """
+        key = (table, tuple(column_names))
+        types = self._types.get(key)
+        if types is None:
+            declared = dict(
+                self.client.query(
+                    "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String}",
+                    parameters={"db": self.db, "t": table},
+                ).result_rows
+            )
+            types = self._types[key] = [_LOW_CARDINALITY.sub(r"\1", declared[name]) for name in column_names]
+        return types
 
     def _write_history(self, batch: list[Changes], now: int) -> None:
         resends = [(changes.partition, *resend) for changes in batch for resend in changes.resends]

@@ -26,6 +26,7 @@ analysts (attributes, last status, ...) is not kept here: ClickHouse derives it 
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -72,8 +73,11 @@ def _holds(digests: bytes, digest: bytes) -> bool:
     return False
 
 
+_COUNTERS_LAYOUT = struct.Struct(f"<{COUNTERS}I")  # COUNTER_BITS = 32: one little-endian uint32 each
+
+
 def unpack_counts(packed: int) -> tuple[int, ...]:
-    return tuple(packed >> (COUNTER_BITS * index) & COUNTER_MASK for index in range(COUNTERS))
+    return _COUNTERS_LAYOUT.unpack(packed.to_bytes(_COUNTERS_LAYOUT.size, "little"))
 
 
 def _day_key(cell: int) -> int:
