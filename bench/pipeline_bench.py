@@ -5,6 +5,7 @@ Prints, for N events (default 1,000,000) on this machine, broker included:
 - the ceiling: a bare aiokafka consumer that only decodes the same topic (orjson, no validation);
 - p50/p99 freshness at steady load: events published at --steady-rate events/s, time until the
   aggregates in ClickHouse include them (polled every 50 ms);
+- CPU of worker, ClickHouse gateway and broker per event in the drain, and once caught up (idle);
 - peak resident memory of the worker process (VmHWM).
 
     python bench/pipeline_bench.py [--events 1000000] [--steady-rate 5000] [--steady-seconds 30]
@@ -83,6 +84,14 @@ async def bare_consumer_rate(bootstrap: str, topic: str, partitions: int, expect
     finally:
         await consumer.stop()
     return events / (time.perf_counter() - started)
+
+
+def idle_cpu(roles: dict[str, int], seconds: float) -> dict[str, float]:
+    """Share of a core each role uses once the backlog is drained and nothing arrives."""
+    time.sleep(2.0)  # the last write and its acks
+    before = {role: cpu_seconds([pid]) for role, pid in roles.items()}
+    time.sleep(seconds)
+    return {role: (cpu_seconds([pid]) - before[role]) / seconds for role, pid in roles.items()}
 
 
 def publish(stack: LocalStack, lines, rate: float | None = None):
@@ -164,6 +173,7 @@ def main() -> None:
         seconds = drain(stack, truth["valid_events"], timeout=3600)
         cpu = {role: cpu_seconds([pid]) - before[role] for role, pid in roles.items()}
         rate = truth["valid_events"] / seconds
+        idle = idle_cpu(roles, seconds=5.0)
         latencies = steady_freshness(stack, args.steady_rate, args.steady_seconds, seed=2)
         peak = peak_rss_mb(worker.pid)
     finally:
@@ -175,6 +185,7 @@ def main() -> None:
     for role, used in cpu.items():
         per_event = used / truth["valid_events"] * 1e6
         print(f"CPU in the drain: {role:<13}{used:,.1f} s ({used / seconds:.0%} of a core, {per_event:.0f} µs/event)")
+    print("CPU when caught up (idle):      " + ", ".join(f"{role} {share:.0%}" for role, share in idle.items()))
     if latencies:
         p50 = statistics.median(latencies)
         p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) >= 100 else max(latencies)

@@ -30,6 +30,7 @@ from dvcpulse.settings import Settings
 from sinks.connection import connect
 from sinks.writer import ClickHouseWriter, RetiredLayout
 from streams.aggregate import Aggregator
+from streams.fetch_pacing import pace_empty_fetches
 from streams.ingest import SourceMessage, now_utc, route
 from streams.internal import ORIGIN_HEADER
 from streams.membership import leave_group_on_clean_stop
@@ -104,6 +105,7 @@ def exit_without_ack(what: str, error: BaseException) -> None:
 
 
 def create_app(settings: Settings, bootstrap: str) -> faust.App:
+    pace_empty_fetches()
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{bootstrap}",

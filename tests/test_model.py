@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 from datetime import UTC, datetime, timedelta
@@ -377,6 +379,12 @@ def test_applicant_id_invalid_is_rejected_without_its_value(value: Any) -> None:
     assert "12-digit CCCD or 9-digit CMND" in rejected.reason
     assert_hidden(CCCD, rejection_texts(Decoded(rejected=[rejected])))
     assert "0792030" not in rejected.reason + rejected.raw.decode()
+
+
+@pytest.mark.parametrize("key", [b"k", b"x" * 64, b"a longer key than one SHA-256 block, " * 3, "khóa".encode()])
+def test_citizen_id_hash_is_hmac_sha256_truncated_to_128_bits(key: bytes) -> None:
+    for number in (CCCD, CMND):
+        assert citizen_id_hash(number, key) == hmac.new(key, number.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def test_applicant_hash_depends_on_the_context_key(monkeypatch: pytest.MonkeyPatch) -> None:
