@@ -1,7 +1,7 @@
 """FilingEvent, schema version 1: one change to one filing (hồ sơ), as a provincial system syncs it.
 
-Decoding is pydantic's JSON validation (Rust); the only Python on the hot path is one `before`
-validator that maps legacy province codes and withholds citizen identifiers.
+Decoding is pydantic's JSON validation (Rust); the Python on the hot path is a few small validators
+(codes, the citizen-id hash) and one `after` model validator that maps legacy province codes.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ def _known_service(code: str) -> str:
     return code
 
 
-def _current_province(code: str) -> str:
-    if code not in _CURRENT:
+def _known_province(code: str) -> str:
+    if code not in _CURRENT and code not in _LEGACY_ONLY:
         raise ValueError(f"unknown province_code {code!r}: neither a 2025 nor a legacy (63-unit) code")
     return code
 
@@ -64,7 +64,7 @@ class FilingEvent(BaseModel):
     # hide_input_in_errors: str(ValidationError) must not echo a line that may hold a citizen id;
     # models.decode.field_errors shows the offending values, redacted where needed.
     model_config = ConfigDict(
-        frozen=True, extra="ignore", populate_by_name=True, str_strip_whitespace=True, hide_input_in_errors=True
+        frozen=True, extra="ignore", str_strip_whitespace=True, hide_input_in_errors=True
     )
 
     schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Version of this schema.")
@@ -74,7 +74,7 @@ class FilingEvent(BaseModel):
     service_code: Annotated[str, AfterValidator(_known_service)] = Field(
         description="DV01..DV25 for the 25 essential services of Project 06, OTHER for any other procedure."
     )
-    province_code: Annotated[str, Field(pattern=r"^\d{2}$"), AfterValidator(_current_province)] = Field(
+    province_code: Annotated[str, Field(pattern=r"^\d{2}$"), AfterValidator(_known_province)] = Field(
         description="2025 two-digit province code; a legacy (63-unit) code is accepted and mapped."
     )
     province_code_original: str | None = Field(
@@ -89,40 +89,39 @@ class FilingEvent(BaseModel):
     event_time: AwareDatetime = Field(description="When the change happened, with its UTC offset.")
     due_date: AwareDatetime | None = Field(None, description="Processing deadline, optional.")
     paid_online: bool | None = Field(None, description="Fees paid online, optional.")
-    applicant_hash: str | None = Field(
+    applicant_id: str | None = Field(
         None,
-        validation_alias="applicant_id",
-        description="Input: applicant_id, the citizen's CCCD/CMND number. Stored only as a keyed hash.",
+        exclude=True,
+        repr=False,
+        description="Input only: the citizen's CCCD/CMND number. Validated, then kept only as applicant_hash.",
     )
+    applicant_hash: str | None = Field(None, description="Keyed hash of applicant_id (models.privacy).")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _map_legacy_and_withhold(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        legacy = data.get("province_code")
-        if isinstance(legacy, str):
-            legacy = legacy.strip()  # as str_strip_whitespace will, so that " 02" maps like "02"
-        mapped = _LEGACY_ONLY.get(legacy) if isinstance(legacy, str) else None
-        raw_id = data.get("applicant_id")
-        if mapped is None and raw_id is None:
-            return data
-        data = dict(data)
+    # An `after` model validator, not a `before` one: a `before` one makes pydantic build a Python dict of
+    # every event before validating it, which cost a quarter of the validation time.
+    @model_validator(mode="after")
+    def _map_legacy_and_keep_hash_only(self) -> FilingEvent:
+        fields = self.__dict__  # frozen model: validation's own last step sets fields directly
+        mapped = _LEGACY_ONLY.get(self.province_code)
         if mapped is not None:
-            data["province_code"] = mapped
-            data["province_code_original"] = legacy
-        if raw_id is not None and not isinstance(raw_id, Withheld):
-            data["applicant_id"] = Withheld(raw_id)
-        return data
+            fields["province_code"], fields["province_code_original"] = mapped, self.province_code
+        if self.applicant_id is not None:  # already the hash (_hash_applicant_id)
+            fields["applicant_hash"], fields["applicant_id"] = self.applicant_id, None
+        return self
 
     @field_validator("channel", mode="before")
     @classmethod
     def _channel_name(cls, value: Any) -> Any:
         return _CHANNEL_NAMES.get(value, value) if isinstance(value, str) else value
 
+    @field_validator("applicant_id", mode="before")
+    @classmethod
+    def _hash_applicant_id(cls, value: Any, info: ValidationInfo) -> str | None:
+        return None if value is None else hash_citizen_id(Withheld(value), info)
+
     @field_validator("applicant_hash", mode="before")
     @classmethod
-    def _hash_applicant(cls, value: Any, info: ValidationInfo) -> str | None:
+    def _stored_hash(cls, value: Any, info: ValidationInfo) -> str | None:
         return hash_citizen_id(value, info)
 
     @property

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from clickhouse_connect.driver.client import Client
 
 from streams.internal import InternalEvent
-from streams.state import Changes, Checkpoint, PartitionState
+from streams.state import ChangedCells, Changes, Checkpoint, PartitionState
 
 log = logging.getLogger(__name__)
 
@@ -112,14 +112,25 @@ class ClickHouseWriter:
         columns.append([now] * len(events))
         self._insert_columns("events", EVENT_COLUMNS, columns)
 
-    def _write_cells(self, table: str, time_column: str, parts: list[tuple[Changes, dict]]) -> None:
+    def _write_cells(self, table: str, time_column: str, parts: list[tuple[Changes, ChangedCells]]) -> None:
         """Cumulative partition-local counters of the changed cells, stamped with the partition version."""
-        rows = [
-            (*cell, changes.partition, changes.version, c[0], c[1], c[2:])
-            for changes, cells in parts
-            for cell, c in cells.items()
-        ]
-        self._insert(table, [time_column, *AGG_COLUMNS], rows)
+        times: list[int] = []
+        attributes: list[tuple] = []
+        counters: list[tuple[int, ...]] = []
+        partitions: list[int] = []
+        versions: list[int] = []
+        for changes, cells in parts:
+            times += cells.times
+            attributes += cells.attributes
+            counters += cells.counters
+            partitions += [changes.partition] * len(cells)
+            versions += [changes.version] * len(cells)
+        if not times:
+            return
+        submitted, synced = [c[0] for c in counters], [c[1] for c in counters]
+        status_changes = [c[2:] for c in counters]
+        columns = [times, *zip(*attributes, strict=True), partitions, versions, submitted, synced, status_changes]
+        self._insert_columns(table, [time_column, *AGG_COLUMNS], columns)
 
     def write_worker_stats(self, rows: list[list]) -> None:
         self._insert("worker_stats", WORKER_STATS_COLUMNS, rows)

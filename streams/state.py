@@ -217,8 +217,8 @@ class PartitionState:
             partition=self.partition,
             version=self.offset,
             resends=self.resends,
-            minutes={self.cell(key): unpack_counts(self.minutes[key]) for key in self.dirty_minutes},
-            days={self.day_cell(key): unpack_counts(self.days[key]) for key in self.dirty_days},
+            minutes=self._changed(self.dirty_minutes, self.minutes, 60),
+            days=self._changed(self.dirty_days, self.days, 1),
             history=self.history,
             checkpoint=Checkpoint(
                 self.offset, self.watermark_ms, self.processed, self.duplicates, self.late, self.clock_ms
@@ -227,6 +227,33 @@ class PartitionState:
         self.dirty_minutes, self.dirty_days = set(), set()
         self.history, self.resends = [], []
         return changes
+
+
+    def _changed(self, dirty: set[int], counters: dict[int, int], seconds_per_unit: int) -> ChangedCells:
+        keys = list(dirty)
+        attributes = self.attributes
+        packed = b"".join([counters[key].to_bytes(_COUNTERS_LAYOUT.size, "little") for key in keys])
+        return ChangedCells(
+            [(key >> ATTR_BITS) * seconds_per_unit for key in keys],
+            [attributes[key & ATTR_MASK] for key in keys],
+            list(_COUNTERS_LAYOUT.iter_unpack(packed)),
+        )
+
+
+@dataclass(slots=True)
+class ChangedCells:
+    """Changed cells of one table as columns, ready to insert (built without a Python object per value)."""
+
+    times: list[int]  # minute cells: the minute in epoch seconds (UTC); day cells: Vietnam day, days since 1970
+    attributes: list[Attributes]
+    counters: list[tuple[int, ...]]  # COUNTERS each
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def as_dict(self) -> dict[tuple[object, ...], tuple[int, ...]]:
+        """{(time, *attributes): counters}: readable, for tests and tools."""
+        return {(t, *a): c for t, a, c in zip(self.times, self.attributes, self.counters, strict=True)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,8 +272,8 @@ class Changes:
 
     partition: int
     version: int
-    minutes: dict[Cell, tuple[int, ...]]
-    days: dict[DayCell, tuple[int, ...]]
+    minutes: ChangedCells
+    days: ChangedCells
     history: list[tuple[InternalEvent, int]]
     resends: list[tuple[str, int, int]]
     checkpoint: Checkpoint

@@ -223,5 +223,8 @@ def test_take_changes_reports_dirty_cells_once() -> None:
     changes = state.take_changes()
     assert changes.version == 0 and len(changes.history) == 2 and not changes.resends
     assert changes.checkpoint.processed == 2
+    assert changes.minutes.as_dict() == {cell: tuple(c) for cell, c in state.minute_counters().items()}
+    assert changes.days.as_dict() == {cell: tuple(c) for cell, c in state.day_counters().items()}
+    assert len(changes.minutes) == 1 and changes.minutes.counters[0][SUBMITTED] == 2  # same minute and attributes
     empty = state.take_changes()
     assert not empty.minutes and not empty.days and not empty.history

@@ -74,6 +74,7 @@ def event_json_schema() -> dict[str, Any]:
         ),
     }
     props["due_date"]["anyOf"] = [_date_time("Processing deadline: RFC 3339, with its UTC offset."), {"type": "null"}]
+    props.pop("applicant_hash")  # what dvcpulse stores; portals send applicant_id
     props["applicant_id"] = {
         "title": "Applicant Id",
         "description": (
