@@ -6,7 +6,7 @@ Decoding is pydantic's JSON validation (Rust); the Python on the hot path is a f
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Annotated, Any, Literal
 
@@ -26,6 +26,9 @@ from models.reference import OnlineLevel
 from seeds.reference import legacy_provinces, provinces, service_codes
 
 SCHEMA_VERSION = 1
+# The range of the ClickHouse DateTime columns that aggregate events by minute and day.
+EARLIEST_EVENT_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_EVENT_TIME = datetime(2106, 1, 1, tzinfo=UTC)
 
 
 class Channel(IntEnum):
@@ -86,7 +89,11 @@ class FilingEvent(BaseModel):
     online_level: OnlineLevel = Field(description="Online level of the procedure: full, partial or none.")
     event_type: EventType
     status: int = Field(ge=1, le=10, description="Record status code 1..10 (seeds/data/status_codes.csv).")
-    event_time: AwareDatetime = Field(description="When the change happened, with its UTC offset.")
+    event_time: AwareDatetime = Field(
+        ge=EARLIEST_EVENT_TIME,
+        lt=LATEST_EVENT_TIME,
+        description="When the change happened, with its UTC offset (1970-01-01 to 2105, as ClickHouse stores it).",
+    )
     due_date: AwareDatetime | None = Field(None, description="Processing deadline, optional.")
     paid_online: bool | None = Field(None, description="Fees paid online, optional.")
     applicant_id: str | None = Field(

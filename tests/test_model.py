@@ -309,6 +309,20 @@ def test_event_time_offset_and_z_are_the_same_instant() -> None:
     assert decode(event(event_time="2025-08-01T10:00:00.250+07:00")).event_time_utc == utc + timedelta(milliseconds=250)
 
 
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("1969-12-31T23:59:59.999Z", "greater than or equal to 1970-01-01"),
+        ("1970-01-01T06:59:59+07:00", "greater than or equal to 1970-01-01"),
+        ("2106-01-01T00:00:00Z", "less than 2106-01-01"),
+    ],
+)
+def test_event_time_outside_what_clickhouse_aggregates_is_rejected(value: str, reason: str) -> None:
+    error = error_on(event(event_time=value), "event_time")
+    assert error.value == value and reason in error.reason
+    assert decode(event(event_time="1970-01-01T00:00:00Z")).event_time.year == 1970
+
+
 @pytest.mark.parametrize("field", ["event_time", "due_date"])
 @pytest.mark.parametrize("value", ["2025-08-01T10:00:00", "2025-08-01 10:00:00", "2025-08-01"])
 def test_times_naive_rejected(field: str, value: str) -> None:

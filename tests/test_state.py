@@ -5,8 +5,11 @@ from __future__ import annotations
 import itertools
 import random
 
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
 from streams.internal import InternalEvent
-from streams.state import COUNTERS, FIRST_SYNCED, SUBMITTED, SYNCED, Changes, PartitionState
+from streams.state import COUNTERS, FIRST_SYNCED, SUBMITTED, SYNCED, Changes, PartitionState, first_event
 
 SOURCES = itertools.count(1)
 HOUR = 3_600_000
@@ -66,10 +69,12 @@ def digests(packed: bytes) -> set[bytes]:
 def same_records(one: PartitionState, two: PartitionState) -> bool:
     """Records equal up to the order of their digests and status events (sets, for counting)."""
 
+    def first(packed: bytes | None) -> tuple | None:
+        return packed and first_event(packed)[:2]  # (time, event id): cell keys number attributes in arrival order
+
     def canonical(state: PartitionState) -> dict:
         return {
-            rid: (digests(r[0]), digests(r[1]), r[2] and r[2][:2], r[3] and r[3][:2], len(r[4]))
-            for rid, r in state.records.items()
+            rid: (digests(r[0]), digests(r[1]), first(r[2]), first(r[3]), len(r[4])) for rid, r in state.records.items()
         }
 
     return canonical(one) == canonical(two)
@@ -125,7 +130,7 @@ def test_synced_once_and_ties_broken_by_event_id() -> None:
     state = fresh()
     state.apply_message(0, [event("b", kind="synced", t=T0), event("a", kind="synced", t=T0)])
     assert totals(state)[SYNCED] == 1
-    assert state.records["R1"][FIRST_SYNCED][1] == "a"
+    assert first_event(state.records["R1"][FIRST_SYNCED])[:2] == (T0, "a")
 
 
 def test_late_event_is_history_only() -> None:
@@ -228,3 +233,19 @@ def test_take_changes_reports_dirty_cells_once() -> None:
     assert len(changes.minutes) == 1 and changes.minutes.counters[0][SUBMITTED] == 2  # same minute and attributes
     empty = state.take_changes()
     assert not empty.minutes and not empty.days and not empty.history
+
+
+@given(
+    st.tuples(st.integers(0, 2**41), st.text(min_size=1, max_size=8)),
+    st.tuples(st.integers(0, 2**41), st.text(min_size=1, max_size=8)),
+)
+def test_first_event_is_the_least_time_and_event_id_whatever_the_arrival_order(
+    one: tuple[int, str], two: tuple[int, str]
+) -> None:
+    """`First` bytes order as (event_time, event_id) tuples do, for any times and any Unicode ids."""
+    assume(one[1] != two[1])
+    for arrivals in ((one, two), (two, one)):
+        state = fresh()
+        state.apply_message(0, [event(event_id, kind="synced", t=t) for t, event_id in arrivals])
+        assert first_event(state.records["R1"][FIRST_SYNCED])[:2] == min(one, two)
+        assert totals(state)[SYNCED] == 1
