@@ -45,7 +45,8 @@ def test_records_or_a_late_empty_answer_go_straight_on(monkeypatch: pytest.Monke
     assert run_paced(monkeypatch, buffered=False, answer_after=1.5, max_wait_ms=1500) == []
 
 
-def test_installed_once_on_aiokafkas_fetcher() -> None:
+def test_installed_once_on_aiokafkas_fetcher(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Fetcher, "_proc_fetch_request", Fetcher._proc_fetch_request)  # restored afterwards
     pacing.pace_empty_fetches()
     installed = Fetcher._proc_fetch_request
     pacing.pace_empty_fetches()
