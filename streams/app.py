@@ -224,7 +224,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
                 continue
             position = aggregator.written.get(tp.partition)
             if position is None:  # not restored yet: Faust's last committed offset
-                position = consumer._committed_offset.get(tp) or 0
+                position = max(consumer._committed_offset.get(tp) or 0, 0)
             rows.append([now_ms, worker_name, tp.topic, tp.partition, position, end, max(end - position, 0)])
         if rows:
             try:  # metrics only: a failed write is logged, never fatal
