@@ -10,6 +10,7 @@ short pause. With a broker that holds fetches nothing changes: its empty answers
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -30,8 +31,10 @@ def paced(fetch: FetchRequest, pause: float = EMPTY_FETCH_PAUSE) -> FetchRequest
         buffered = await fetch(fetcher, *args)
         if not buffered:
             remaining = min(pause, fetcher._fetch_max_wait_ms / 1000) - (time.monotonic() - started)
-            if remaining > 0:
-                await asyncio.sleep(remaining)  # the fetcher sends no new request to this node meanwhile
+            # Closing or unassigning, the fetcher cancels its fetch tasks and then awaits them: they must not raise.
+            with contextlib.suppress(asyncio.CancelledError):
+                if remaining > 0:
+                    await asyncio.sleep(remaining)  # the fetcher sends no new request to this node meanwhile
         return buffered
 
     fetch_paced.paced = True  # type: ignore[attr-defined]

@@ -45,6 +45,21 @@ def test_records_or_a_late_empty_answer_go_straight_on(monkeypatch: pytest.Monke
     assert run_paced(monkeypatch, buffered=False, answer_after=1.5, max_wait_ms=1500) == []
 
 
+def test_a_pause_cancelled_by_closing_ends_the_fetch_quietly() -> None:
+    """aiokafka's Fetcher.close() cancels its fetch tasks and then awaits them: they must not raise."""
+
+    async def empty(fetcher: object, *args: object) -> bool:
+        return False
+
+    async def close_while_pausing() -> bool:
+        task = asyncio.ensure_future(pacing.paced(empty, pause=60)(SimpleNamespace(_fetch_max_wait_ms=60_000)))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        return await task
+
+    assert asyncio.run(close_while_pausing()) is False
+
+
 def test_installed_once_on_aiokafkas_fetcher(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Fetcher, "_proc_fetch_request", Fetcher._proc_fetch_request)  # restored afterwards
     pacing.pace_empty_fetches()
