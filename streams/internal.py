@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from typing import NamedTuple
 
 import orjson
@@ -42,8 +42,23 @@ class InternalEvent(NamedTuple):
 _SOURCE_MASK = (1 << 63) - 1  # 63 bits: fits ClickHouse Int64 and JSON integers everywhere
 
 
+_EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal()
+_OFFSETS_MS: dict[tzinfo | None, int] = {}  # a time zone's UTC offset in ms (events carry a handful of them)
+
+
 def epoch_ms(value: datetime) -> int:
-    return int(value.timestamp() * 1000)
+    """Milliseconds since the epoch of an aware datetime, truncated like ClickHouse's DateTime64(3).
+
+    Integer arithmetic: `int(value.timestamp() * 1000)` goes through a float and comes out 1 ms low for
+    about 0.6 % of millisecond times, and costs twice as much (the zone's offset is looked up each time)."""
+    zone = value.tzinfo
+    offset = _OFFSETS_MS.get(zone)
+    if offset is None:
+        offset = value.utcoffset() // timedelta(milliseconds=1)  # type: ignore[operator]
+        if len(_OFFSETS_MS) < 1024:  # fixed-offset zones: a bounded set in practice; never grow without bound
+            _OFFSETS_MS[zone] = offset
+    seconds = ((value.toordinal() - _EPOCH_ORDINAL) * 24 + value.hour) * 3600 + value.minute * 60 + value.second
+    return seconds * 1000 + value.microsecond // 1000 - offset
 
 
 def message_hash(topic: str, partition: int, offset: int) -> int:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import random
+from datetime import datetime, timedelta, timezone
 
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
+from pydantic import AwareDatetime, TypeAdapter
 
-from streams.internal import InternalEvent
+from streams.internal import InternalEvent, epoch_ms
 from streams.state import COUNTERS, FIRST_SYNCED, SUBMITTED, SYNCED, Changes, PartitionState, first_event
 
 SOURCES = itertools.count(1)
@@ -249,3 +251,14 @@ def test_first_event_is_the_least_time_and_event_id_whatever_the_arrival_order(
         state.apply_message(0, [event(event_id, kind="synced", t=t) for t, event_id in arrivals])
         assert first_event(state.records["R1"][FIRST_SYNCED])[:2] == min(one, two)
         assert totals(state)[SYNCED] == 1
+
+
+@given(st.integers(0, 2**42), st.integers(-18 * 60, 18 * 60), st.integers(0, 999))
+@example(2_183_226_373_411, 7 * 60, 0)  # through a float these came out 1 ms low
+@example(1_079_337_347_472, 0, 0)
+def test_epoch_ms_is_exact_for_any_offset(ms: int, offset_minutes: int, extra_us: int) -> None:
+    """Integer milliseconds, truncated (the float path was 1 ms low for some); parsed strings agree."""
+    zone = timezone(timedelta(minutes=offset_minutes))
+    value = datetime.fromtimestamp(ms // 1000, tz=zone).replace(microsecond=ms % 1000 * 1000 + extra_us)
+    assert epoch_ms(value) == ms
+    assert epoch_ms(TypeAdapter(AwareDatetime).validate_python(value.isoformat())) == ms
