@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import gc
 
-# Young collections every 50,000 net allocations instead of 700; a full one after 100 middle ones.
+# Young collections every 50,000 net allocations instead of 700; a middle one after 10 young ones, a full one
+# after 10 middle ones.
 THRESHOLDS = (50_000, 10, 10)
 
 

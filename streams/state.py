@@ -54,18 +54,17 @@ COUNTER_MASK = (1 << COUNTER_BITS) - 1
 # applied, its first submitted and first synced events (`First`), and its status events as 8-byte big-endian
 # cell key << 4 | status.
 SEEN, SOURCES, FIRST_SUBMITTED, FIRST_SYNCED, STATUSES = range(5)
-# A first event as one bytes object (a third of the memory of a tuple of int, str and int): its event time as
-# 8 big-endian bytes (ms + TIME_BIAS, so negative times order too), its event id in UTF-8, then its cell key
-# (8 bytes). All but the last 8 bytes order exactly as (event_time, event_id): UTF-8 keeps code point order.
+# A first event as one bytes object (a third of the memory of a tuple of int, str and int): its event time in
+# ms as 8 big-endian bytes (never negative: FilingEvent starts at 1970), its event id in UTF-8, then its cell
+# key (8 bytes). All but the last 8 bytes order exactly as (event_time, event_id): UTF-8 keeps code point order.
 First = bytes | None
-TIME_BIAS = 1 << 63
 Record = tuple[bytes, bytes, First, First, bytes]
 EMPTY_RECORD: Record = (b"", b"", None, None, b"")
 
 
 def first_event(first: bytes) -> tuple[int, str, int]:
     """(event_time_ms, event_id, cell key) of a `First`."""
-    return int.from_bytes(first[:8], "big") - TIME_BIAS, first[8:-8].decode(), int.from_bytes(first[-8:], "big")
+    return int.from_bytes(first[:8], "big"), first[8:-8].decode(), int.from_bytes(first[-8:], "big")
 
 
 def event_digest(event_id: str) -> bytes:
@@ -177,7 +176,7 @@ class PartitionState:
                 statuses += (cell << 4 | event.status).to_bytes(8, "big")
                 self._bump(cell, 2 + event.status - 1, 1)
             else:
-                order = (time_ms + TIME_BIAS).to_bytes(8, "big") + event.event_id.encode()
+                order = time_ms.to_bytes(8, "big") + event.event_id.encode()
                 if event.event_type == "submitted":
                     submitted = self._first(submitted, order, cell, SUBMITTED)
                 else:
@@ -240,15 +239,13 @@ class PartitionState:
         self.history, self.resends = [], []
         return changes
 
-
     def _changed(self, dirty: set[int], counters: dict[int, int], seconds_per_unit: int) -> ChangedCells:
         keys = list(dirty)
         attributes = self.attributes
-        packed = b"".join([counters[key].to_bytes(_COUNTERS_LAYOUT.size, "little") for key in keys])
         return ChangedCells(
             [(key >> ATTR_BITS) * seconds_per_unit for key in keys],
             [attributes[key & ATTR_MASK] for key in keys],
-            list(_COUNTERS_LAYOUT.iter_unpack(packed)),
+            [unpack_counts(counters[key]) for key in keys],
         )
 
 
