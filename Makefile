@@ -1,21 +1,25 @@
-# The two commands of the README. Both create ./.venv and install everything on first use.
+# The two commands of the README. Both create ./.venv and install everything on first use; the first also
+# fetches Apache Kafka's broker jars with Maven into ./.kafka (needs a Java 17+ runtime and Maven).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
 .PHONY: up test lint bench clean
 
-up: $(VENV)/.installed  ## the whole system on the embedded default (broker + chdb), live view
+up: $(VENV)/.installed  ## the whole system on the embedded default (Kafka broker + chdb), live view
+	$(BIN)/dvcpulse broker --fetch-only
 	$(BIN)/dvcpulse up
 
-test: $(VENV)/.installed  ## lint + the whole test suite (real embedded broker and ClickHouse engine)
+test: $(VENV)/.installed  ## lint + the whole test suite (real Apache Kafka broker and ClickHouse engine)
 	$(BIN)/ruff check .
+	$(BIN)/dvcpulse broker --fetch-only
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 
 bench: $(VENV)/.installed  ## 1M events end to end; prints events/s, freshness, memory
+	$(BIN)/dvcpulse broker --fetch-only
 	$(BIN)/python bench/pipeline_bench.py
 
 $(VENV)/.installed: pyproject.toml
@@ -25,4 +29,4 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) data .kafka

@@ -1,4 +1,4 @@
-"""Publish throughput to the embedded broker: validate + send N events from a JSON Lines file.
+"""Publish throughput to the local Kafka broker: validate + send N events from a JSON Lines file.
 
     python bench/publish_bench.py --events 1000000                 # simulates the input first (~20 s)
     python bench/publish_bench.py --file out/events.jsonl          # or takes yours

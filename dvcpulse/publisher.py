@@ -238,7 +238,7 @@ async def _broker_facts(bootstrap: str, topic: str, options: dict[str, object]) 
     if not partitions:
         raise PublishError(
             f"topic {topic!r} does not exist on {bootstrap}; create it first "
-            "(`dvcpulse broker` creates dvcpulse's topics on the embedded broker)"
+            "(`dvcpulse broker` creates dvcpulse's topics on the local Kafka broker)"
         )
     idempotent = any(api_key == _INIT_PRODUCER_ID for api_key, *_ in versions.api_versions)
     return len(partitions), idempotent

@@ -1,7 +1,7 @@
 """One typed settings object, read from the environment and `.env`.
 
-Unset `KAFKA_BOOTSTRAP` means "start the embedded broker"; unset `CLICKHOUSE_DSN` means the embedded
-ClickHouse engine (chdb) under the data dir. Every setting is listed in deploy/CONFIGURATION.md.
+Unset `KAFKA_BOOTSTRAP` means "use the local Kafka broker dvcpulse starts"; unset `CLICKHOUSE_DSN` means the
+embedded ClickHouse engine (chdb) under the data dir. Every setting is listed in deploy/CONFIGURATION.md.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ DEV_PII_KEY = "dvcpulse-development-key-change-me"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DVCPULSE_", env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(Path("data"), description="Embedded broker and chdb data live here.")
+    data_dir: Path = Field(Path("data"), description="The local Kafka broker's and chdb's data live here.")
 
     # Kafka
     kafka_bootstrap: str | None = Field(
         None,
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP", "DVCPULSE_KAFKA_BOOTSTRAP"),
-        description="host:port[,host:port]; unset starts the embedded broker.",
+        description="host:port[,host:port]; unset means the local Kafka broker that dvcpulse starts.",
     )
     kafka_security_protocol: str = Field(
         "PLAINTEXT", validation_alias=AliasChoices("KAFKA_SECURITY_PROTOCOL", "DVCPULSE_KAFKA_SECURITY_PROTOCOL")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -13,6 +14,7 @@ from dvcpulse.settings import Settings
 log = logging.getLogger(__name__)
 
 _TOPIC_ALREADY_EXISTS = 36
+TOPIC_READY_SECONDS = 30.0
 
 
 class BrokerNotFound(RuntimeError):
@@ -49,8 +51,8 @@ async def ensure_topics(settings: Settings, bootstrap: str) -> dict[str, int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **settings.kafka_client_options())
     await admin.start()
     try:
-        # Listing first matters: some brokers (noida among them) auto-create a topic on a metadata request
-        # that names it, with one partition, so we must not describe a topic before creating it.
+        # Listing first matters: a broker with auto.create.topics.enable creates a topic on a metadata request
+        # that names it, with its default partition count, so we must not describe a topic before creating it.
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(name, num_partitions=count, replication_factor=settings.replication_factor)
@@ -63,7 +65,7 @@ async def ensure_topics(settings: Settings, bootstrap: str) -> dict[str, int]:
                 if code not in (0, _TOPIC_ALREADY_EXISTS):  # a concurrent creator is fine
                     raise for_code(code)(f"cannot create topic {name!r}: {message}")
                 log.info("created topic %s (%d partitions)", name, wanted[name])
-        described = await admin.describe_topics(list(wanted))
+        described = await _described_when_led(admin, list(wanted))
     finally:
         await admin.close()
     counts = {d["topic"]: len(d["partitions"]) for d in described}
@@ -71,3 +73,18 @@ async def ensure_topics(settings: Settings, bootstrap: str) -> dict[str, int]:
         if counts.get(name) != count:
             log.warning("topic %s has %s partitions, settings ask for %d", name, counts.get(name), count)
     return counts
+
+
+async def _described_when_led(admin: AIOKafkaAdminClient, topics: list[str]) -> list[dict]:
+    """describe_topics once every partition has a leader: Kafka creates topics asynchronously, so right after
+    CreateTopics a broker may still describe a new topic with no partitions, or partitions without leaders."""
+    deadline = asyncio.get_running_loop().time() + TOPIC_READY_SECONDS
+    while True:
+        described = await admin.describe_topics(topics)
+        ready = all(
+            d["error_code"] == 0 and d["partitions"] and all(p["leader"] >= 0 for p in d["partitions"])
+            for d in described
+        )
+        if ready or asyncio.get_running_loop().time() > deadline:
+            return described
+        await asyncio.sleep(0.1)

@@ -30,7 +30,6 @@ from dvcpulse.settings import Settings
 from sinks.connection import connect
 from sinks.writer import ClickHouseWriter, RetiredLayout
 from streams.aggregate import Aggregator
-from streams.fetch_pacing import pace_empty_fetches
 from streams.ingest import SourceMessage, now_utc, route
 from streams.internal import ORIGIN_HEADER
 from streams.membership import leave_group_on_clean_stop
@@ -41,9 +40,8 @@ T = TypeVar("T")
 
 WRITE_ATTEMPTS = 8
 MAX_PENDING_WRITES = 2  # batches applied but not yet written: bounds memory and ack delay
-# Offsets are committed every Settings.commit_seconds, never after a count of acks: they only say where a
-# restarted worker resumes (the ClickHouse checkpoint says what was applied), and some brokers save their whole
-# state on each commit.
+# Offsets are committed every Settings.commit_seconds (as Kafka Streams' commit.interval.ms), never after a
+# count of acks: they only say where a restarted worker resumes; the ClickHouse checkpoint says what was applied.
 NEVER_BY_COUNT = 2**62
 EXIT_UNWRITABLE = 70  # crash without acking: the batch is replayed by whoever owns it next
 # One thread for all ClickHouse I/O (restores, writes): in submission order, so a restore reads what was
@@ -105,7 +103,6 @@ def exit_without_ack(what: str, error: BaseException) -> None:
 
 
 def create_app(settings: Settings, bootstrap: str) -> faust.App:
-    pace_empty_fetches()
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{bootstrap}",

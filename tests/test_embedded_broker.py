@@ -1,4 +1,4 @@
-"""The embedded broker: lifecycle, endpoint file, topic creation, bootstrap resolution, `dvcpulse broker`."""
+"""The local Kafka broker (Apache Kafka, KRaft): lifecycle, ports, endpoint file, topics, `dvcpulse broker`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from dvcpulse.embedded_broker import (
@@ -56,6 +57,16 @@ async def _partition_counts(bootstrap: str, topics: list[str]) -> dict[str, int]
         await admin.close()
 
 
+async def _messages_in(bootstrap: str, topic: str, partitions: int) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
+        return sum(ends.values())
+    finally:
+        await consumer.stop()
+
+
 def test_start_stop_frees_port_and_endpoint(tmp_path: Path) -> None:
     embedded = EmbeddedBroker(tmp_path)
     with embedded:
@@ -66,7 +77,7 @@ def test_start_stop_frees_port_and_endpoint(tmp_path: Path) -> None:
         assert find_running_broker(tmp_path) == embedded.bootstrap
         pid = embedded.pid
         assert pid is not None
-    assert port_is_free(embedded.port)
+    assert port_is_free(embedded.port) and port_is_free(embedded.controller_port)
     assert not (tmp_path / ENDPOINT_FILE).exists()
     assert not _group_alive(pid)  # no stray child kept the port or the data dir
     assert find_running_broker(tmp_path) is None
@@ -85,8 +96,33 @@ def test_restart_keeps_topics_and_messages(tmp_path: Path) -> None:
     with EmbeddedBroker(tmp_path) as first:
         asyncio.run(ensure_topics(settings, first.bootstrap))
         asyncio.run(produce(first.bootstrap))
-    with EmbeddedBroker(tmp_path) as second:  # a new port, the same data
+    with EmbeddedBroker(tmp_path) as second:  # the same data dir: same port, same topics and offsets
+        assert second.bootstrap == first.bootstrap
         assert asyncio.run(_partition_counts(second.bootstrap, ["kept"])) == {"kept": 2}
+        assert asyncio.run(_messages_in(second.bootstrap, "kept", 2)) == 1
+
+
+def test_port_taken_meanwhile_means_a_new_port(tmp_path: Path) -> None:
+    with EmbeddedBroker(tmp_path) as first:
+        pass
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", first.port))
+        squatter.listen()
+        moved = EmbeddedBroker(tmp_path)
+    assert moved.port != first.port
+
+
+def test_a_killed_broker_restarts_with_its_data(tmp_path: Path) -> None:
+    settings = Settings(events_topic="crashed", partitions=1)
+    first = EmbeddedBroker(tmp_path).start()
+    asyncio.run(ensure_topics(settings, first.bootstrap))
+    pid = first.pid
+    assert pid is not None
+    first.kill()  # SIGKILL: no controlled shutdown; Kafka recovers its log on the next start
+    assert not _group_alive(pid)
+    assert find_running_broker(tmp_path) is None  # the stale endpoint file is noticed and removed
+    with EmbeddedBroker(tmp_path) as second:
+        assert asyncio.run(_partition_counts(second.bootstrap, ["crashed"])) == {"crashed": 1}
 
 
 def test_stale_endpoint_file_is_removed(tmp_path: Path) -> None:
@@ -140,7 +176,7 @@ def test_broker_command_runs_until_sigterm(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in {"KAFKA_BOOTSTRAP", "DVCPULSE_KAFKA_BOOTSTRAP"}}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a JVM start, and a first Maven fetch if none ran yet
         bootstrap = None
         while bootstrap is None or not asyncio.run(_topic_exists(bootstrap, settings.dead_letter_topic)):
             assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""

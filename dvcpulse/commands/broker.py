@@ -1,4 +1,4 @@
-"""`dvcpulse broker`: run the embedded Kafka broker in the foreground, with dvcpulse's topics created."""
+"""`dvcpulse broker`: run the local Apache Kafka broker in the foreground, with dvcpulse's topics created."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaError
 
 from dvcpulse.commands.common import DATA_DIR_HELP, fail, load_settings
 from dvcpulse.embedded_broker import BrokerError, EmbeddedBroker, find_running_broker
+from dvcpulse.kafka_jars import KafkaJarsError, kafka_jars, kafka_version
 from dvcpulse.topics import ensure_topics
 
 
@@ -29,32 +30,41 @@ def register(app: typer.Typer) -> None:
     def broker(
         data_dir: Path = typer.Option(None, "--data-dir", help=DATA_DIR_HELP + " The broker uses DATA_DIR/broker."),
         port: int = typer.Option(None, "--port", min=1, max=65535, help="Port on 127.0.0.1 [default: a free one]."),
+        fetch_only: bool = typer.Option(
+            False, "--fetch-only", help="Only fetch Kafka's jars with Maven (once; later runs reuse them) and exit."
+        ),
     ) -> None:
-        """Run the embedded Kafka broker (development only) until Ctrl-C or SIGTERM, topics created."""
+        """Run Apache Kafka as a local single-node broker (development) until Ctrl-C or SIGTERM, topics created."""
+        if fetch_only:
+            try:
+                typer.echo(f"Apache Kafka {kafka_version()} jars in {kafka_jars()}")
+            except KafkaJarsError as error:
+                fail(str(error))
+            return
         settings = load_settings(data_dir)
         directory = settings.broker_dir
         running = find_running_broker(directory)
         if running:
-            fail(f"an embedded broker for {directory} is already running at {running}")
+            fail(f"a Kafka broker for {directory} is already running at {running}")
         embedded = EmbeddedBroker(directory, port)
         previous_term = signal.signal(signal.SIGTERM, _raise_stop)
         previous_int = signal.getsignal(signal.SIGINT)
         try:
             embedded.start()
             counts = asyncio.run(ensure_topics(settings, embedded.bootstrap))
-            typer.echo(f"embedded Kafka broker on {embedded.bootstrap} (data in {directory})")
+            typer.echo(f"Apache Kafka {kafka_version()} broker on {embedded.bootstrap} (data in {directory})")
             for name, partitions in counts.items():
                 typer.echo(f"  topic {name}: {partitions} partitions")
             typer.echo("export KAFKA_BOOTSTRAP=" + embedded.bootstrap + "   # for clients outside dvcpulse")
             typer.echo("press Ctrl-C to stop")
             while embedded.is_running():
                 time.sleep(0.5)
-            typer.echo(f"embedded broker exited unexpectedly:\n{embedded.log_tail()}", err=True)
+            typer.echo(f"the Kafka broker exited unexpectedly:\n{embedded.log_tail()}", err=True)
             raise typer.Exit(1)
-        except (BrokerError, KafkaError) as error:
+        except (BrokerError, KafkaJarsError, KafkaError) as error:
             fail(str(error))
         except (KeyboardInterrupt, _Stop):
-            typer.echo("stopping the embedded broker…", err=True)
+            typer.echo("stopping the Kafka broker…", err=True)
         finally:
             # A second Ctrl-C must not abandon a half-stopped broker.
             signal.signal(signal.SIGINT, signal.SIG_IGN)

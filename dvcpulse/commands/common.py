@@ -9,7 +9,7 @@ import typer
 
 from dvcpulse.settings import Settings, get_settings
 
-DATA_DIR_HELP = "Embedded broker and ClickHouse data directory [default: DVCPULSE_DATA_DIR or ./data]."
+DATA_DIR_HELP = "Kafka broker and ClickHouse data directory [default: DVCPULSE_DATA_DIR or ./data]."
 
 
 def load_settings(data_dir: Path | None = None, **overrides: Any) -> Settings:

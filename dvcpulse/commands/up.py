@@ -19,6 +19,8 @@ from rich.panel import Panel
 from rich.table import Table
 
 from dvcpulse.commands.common import DATA_DIR_HELP, fail, load_settings
+from dvcpulse.embedded_broker import BrokerError
+from dvcpulse.kafka_jars import KafkaJarsError
 from dvcpulse.publisher import PublishSummary, publish_lines
 from dvcpulse.stack import LocalStack, processed_events
 from seeds.simulator import PROFILES, SimulationConfig, simulate
@@ -161,7 +163,7 @@ def register(app: typer.Typer) -> None:
         data_dir: Path = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
         timeout: float = typer.Option(1800, "--timeout", help="With --until-drained: give up after this long."),
     ) -> None:
-        """Run everything locally (embedded broker + chdb): worker, simulator and a live terminal view."""
+        """Run everything locally (an Apache Kafka broker + chdb): worker, simulator and a live terminal view."""
         settings = load_settings(data_dir)
         simulation = None
         if input_file is not None:
@@ -191,6 +193,8 @@ def register(app: typer.Typer) -> None:
             if feed is not None:
                 feed.stop()
             figures = snapshot(stack) if stack.clickhouse_url else {}
+        except (BrokerError, KafkaJarsError) as error:
+            fail(str(error))
         finally:
             console.print("stopping …")
             if feed is not None:
