@@ -184,7 +184,7 @@ def main() -> None:
     print(f"bare aiokafka + orjson ceiling {ceiling:,.0f} events/s")
     for role, used in cpu.items():
         per_event = used / truth["valid_events"] * 1e6
-        print(f"CPU in the drain: {role:<13}{used:,.1f} s ({used / seconds:.0%} of a core, {per_event:.0f} µs/event)")
+        print(f"CPU in the drain: {role:<19}{used:,.1f} s ({used / seconds:.0%} of a core, {per_event:.0f} µs/event)")
     print("CPU when caught up (idle):      " + ", ".join(f"{role} {share:.0%}" for role, share in idle.items()))
     if latencies:
         p50 = statistics.median(latencies)

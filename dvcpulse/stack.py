@@ -1,4 +1,4 @@
-"""A whole local stack as processes: embedded broker, chdb gateway, workers. Used by `dvcpulse up` and tests.
+"""A whole local stack as processes: Kafka broker, chdb gateway, workers. Used by `dvcpulse up` and tests.
 
 Every part runs as it would for a user (the `dvcpulse` console command in child processes), so the tests
 exercise the product's own start-up, configuration and shutdown paths.

@@ -18,17 +18,17 @@ TOPIC_READY_SECONDS = 30.0
 
 
 class BrokerNotFound(RuntimeError):
-    """No Kafka bootstrap is configured and no embedded broker is running."""
+    """No Kafka bootstrap is configured and no local Kafka broker is running."""
 
 
 def resolve_bootstrap(settings: Settings) -> str:
-    """The configured bootstrap servers, else the running embedded broker for settings.broker_dir."""
+    """The configured bootstrap servers, else the running local Kafka broker for settings.broker_dir."""
     if settings.kafka_bootstrap:
         return settings.kafka_bootstrap
     bootstrap = find_running_broker(settings.broker_dir)
     if bootstrap is None:
         raise BrokerNotFound(
-            f"KAFKA_BOOTSTRAP is not set and no embedded broker is running for {settings.broker_dir}: "
+            f"KAFKA_BOOTSTRAP is not set and no local Kafka broker is running for {settings.broker_dir}: "
             "start one with `dvcpulse broker` (or everything with `dvcpulse up`), or set KAFKA_BOOTSTRAP."
         )
     return bootstrap

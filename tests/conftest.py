@@ -1,4 +1,4 @@
-"""Shared fixtures: one embedded Kafka broker per test session, unique topics per test, topic readers."""
+"""Shared fixtures: one Apache Kafka broker per test session, unique topics per test, topic readers."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from dvcpulse.topics import ensure_topics
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Bootstrap address of an embedded broker shared by the whole session; stopped even on failure."""
+    """Bootstrap address of a Kafka broker shared by the whole session; stopped even on failure."""
     embedded = EmbeddedBroker(tmp_path_factory.mktemp("broker"))
     embedded.start()
     try:
@@ -63,7 +63,7 @@ async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        # Check first: naming a missing topic in a metadata request makes noida create it.
+        # Check first: naming a missing topic in a metadata request creates it where auto-creation is on.
         assert topic in await admin.list_topics(), f"topic {topic} does not exist"
         (described,) = await admin.describe_topics([topic])
     finally:

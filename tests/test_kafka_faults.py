@@ -141,3 +141,38 @@ def test_dead_workers_partitions_move_then_a_third_worker_joins(
         time.sleep(0.5)
     assert owners == {"w1", "w3"}, "after the join both live workers own partitions, the dead one none"
     print(f"dead worker's partitions processed after {moved_after:.1f}s; after the join, {resumed_after:.1f}s")
+
+
+def test_static_membership_moves_partitions_without_waiting_for_the_session(
+    broker: str, tmp_path: Path
+) -> None:
+    """Why workers have a stable DVCPULSE_WORKER_ID (Kafka static membership), measured on Kafka: with a long
+    session timeout, a cleanly stopped worker's partitions move at once (it still leaves the group), and a
+    worker killed and restarted under its name takes its partitions back at once; neither waits the session
+    out, as a dynamic member's replacement would."""
+    session = 40.0
+    at_once = 25.0  # a worker's start and a rebalance, well below the session timeout
+    stack = LocalStack(_settings(tmp_path, kafka_bootstrap=broker, session_timeout_seconds=session)).start()
+    try:
+        lines, truth = simulate(tmp_path, records=9_000, seed=29)
+        third = len(lines) // 3
+        parts = [lines[:third], lines[third : 2 * third], lines[2 * third :]]
+        topic = stack.settings.events_topic
+        stack.start_worker("w1")
+        stack.start_worker("w2")
+        send_mixed(stack.bootstrap, topic, parts[0], seed=1)
+        expected = _valid_events(parts[0])
+        drain(stack, expected, timeout=180)
+
+        stack.stop_worker("w2")  # SIGTERM: a clean stop
+        send_mixed(stack.bootstrap, topic, parts[1], seed=2)
+        expected += _valid_events(parts[1])
+        drain(stack, expected, timeout=at_once)
+
+        stack.stop_worker("w1", kill=True)  # SIGKILL, then the same name again
+        stack.start_worker("w1")
+        send_mixed(stack.bootstrap, topic, parts[2], seed=3)
+        drain(stack, truth["valid_events"], timeout=at_once)
+        assert_matches_truth(stack.client(), stack.settings.clickhouse_database, truth)
+    finally:
+        stack.stop()

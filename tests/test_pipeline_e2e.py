@@ -1,4 +1,4 @@
-"""End to end on real parts: simulator -> Kafka (embedded broker) -> worker processes -> ClickHouse (chdb).
+"""End to end on real parts: simulator -> Apache Kafka -> worker processes -> ClickHouse (chdb).
 
 Every view must equal the simulator's ground truth exactly, under duplicates, reordering, 2-day-late
 records, malformed events, legacy province codes, mixed partitioners and envelopes, SIGKILLs and a second

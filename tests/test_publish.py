@@ -1,4 +1,4 @@
-"""`dvcpulse publish` against the real embedded broker: every valid event exactly once, in record order.
+"""`dvcpulse publish` against a real Kafka broker: every valid event exactly once, in record order.
 
 The input is the simulator's output (~100k events, with its own malformed lines, whose line numbers it
 reports) plus our own malformed lines, a blank line, and citizen ids that must never be echoed.

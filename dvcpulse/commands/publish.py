@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         ),
         bootstrap: str = typer.Option(None, "--bootstrap", help="Kafka bootstrap servers [default: settings]."),
         rate: float = typer.Option(None, "--rate", min=0.001, help="Cap on events per second."),
-        data_dir: Path = typer.Option(None, "--data-dir", help=DATA_DIR_HELP + " Used to find the embedded broker."),
+        data_dir: Path = typer.Option(None, "--data-dir", help=DATA_DIR_HELP + " Used to find the local Kafka broker."),
     ) -> None:
         """Validate FILE line by line and publish the valid events; rejected lines are reported, not sent."""
         settings = load_settings(data_dir)
