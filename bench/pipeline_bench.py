@@ -25,11 +25,11 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from dvcpulse.seeds.simulator import simulate, write_simulation
 
 from dvcpulse.publisher import publish_lines
 from dvcpulse.settings import Settings
 from dvcpulse.stack import LocalStack, processed_events
-from seeds.simulator import simulate, write_simulation
 
 EVENTS_PER_RECORD = 4.24  # the 2025 profile's average lifecycle length
 

@@ -28,7 +28,7 @@ EVENTS_PER_RECORD = 4.2  # the simulator's average, to ask it for enough records
 
 
 def simulate_input(path: Path, events: int, seed: int) -> None:
-    from seeds.simulator import simulate, write_lines
+    from dvcpulse.seeds.simulator import simulate, write_lines
 
     records = math.ceil(events / EVENTS_PER_RECORD * 1.05)
     with path.open("wb") as sink:

@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from dvcpulse.dashboards import sql
+from dvcpulse.dashboards.common import DATASOURCE_UID, FOLDER, ClickHouseQueryBuilder
 from grafana_foundation_sdk.builders import alerting, expr
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.alerting import RelativeTimeRange
 from grafana_foundation_sdk.models.dashboard import DataSourceRef
-
-from dashboards import sql
-from dashboards.common import DATASOURCE_UID, FOLDER, ClickHouseQueryBuilder
 
 EXPRESSION_UID = "__expr__"
 GROUP = "dvcpulse"

@@ -12,9 +12,8 @@ from types import ModuleType
 from typing import Any
 
 import yaml
+from dvcpulse.dashboards import alerts, overview, pipeline, province, service
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
-
-from dashboards import alerts, overview, pipeline, province, service
 
 ROOT = Path(__file__).resolve().parent
 DASHBOARD_MODULES: tuple[ModuleType, ...] = (overview, province, service, pipeline)

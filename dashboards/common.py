@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeVar
 
+from dvcpulse.dashboards import sql
 from grafana_foundation_sdk.builders import barchart, bargauge, stat, table, timeseries
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as dashboard_builders
@@ -29,8 +30,6 @@ from grafana_foundation_sdk.models.dashboard import (
     VariableRefresh,
     VariableSort,
 )
-
-from dashboards import sql
 
 DATASOURCE_UID = "dvcpulse-clickhouse"
 DATASOURCE_TYPE = "grafana-clickhouse-datasource"

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders.dashboard import Dashboard
-
-from dashboards import sql
-from dashboards.common import (
+from dvcpulse.dashboards import sql
+from dvcpulse.dashboards.common import (
     IN_PERSON_COLOR,
     ONLINE_COLOR,
     POSTAL_COLOR,
@@ -17,6 +15,7 @@ from dashboards.common import (
     stat_panel,
     timeseries_panel,
 )
+from grafana_foundation_sdk.builders.dashboard import Dashboard
 
 UID = "dvcpulse-overview"
 TITLE = "Toàn quốc"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from dvcpulse.dashboards import sql
+from dvcpulse.dashboards.common import base_dashboard, grid, stat_panel, table_panel, timeseries_panel
+from dvcpulse.dashboards.overview import FRESHNESS_STEPS
 from grafana_foundation_sdk.builders.dashboard import Dashboard
-
-from dashboards import sql
-from dashboards.common import base_dashboard, grid, stat_panel, table_panel, timeseries_panel
-from dashboards.overview import FRESHNESS_STEPS
 
 UID = "dvcpulse-pipeline"
 TITLE = "Sức khỏe pipeline"

@@ -21,9 +21,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from clickhouse_connect.driver.client import Client
-
-from dashboards import macros
-from dashboards.common import TIMEZONE
+from dvcpulse.dashboards import macros
+from dvcpulse.dashboards.common import TIMEZONE
 
 VN = ZoneInfo(TIMEZONE)
 ROW_PX = 34  # one grid row

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders.dashboard import Dashboard
-
-from dashboards import sql
-from dashboards.common import (
+from dvcpulse.dashboards import sql
+from dvcpulse.dashboards.common import (
     POSTAL_COLOR,
     base_dashboard,
     grid,
@@ -15,7 +13,8 @@ from dashboards.common import (
     stat_panel,
     timeseries_panel,
 )
-from dashboards.overview import VOLUME_COLORS, VOLUME_NAMES
+from dvcpulse.dashboards.overview import VOLUME_COLORS, VOLUME_NAMES
+from grafana_foundation_sdk.builders.dashboard import Dashboard
 
 UID = "dvcpulse-province"
 TITLE = "Tỉnh/thành"

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders import barchart
-from grafana_foundation_sdk.builders.dashboard import Dashboard
-from grafana_foundation_sdk.models import common as common_models
-
-from dashboards import sql
-from dashboards.common import (
+from dvcpulse.dashboards import sql
+from dvcpulse.dashboards.common import (
     ClickHouseQueryBuilder,
     base_dashboard,
     datasource,
@@ -22,7 +18,10 @@ from dashboards.common import (
     timeseries_panel,
     tooltip,
 )
-from dashboards.overview import VOLUME_COLORS, VOLUME_NAMES
+from dvcpulse.dashboards.overview import VOLUME_COLORS, VOLUME_NAMES
+from grafana_foundation_sdk.builders import barchart
+from grafana_foundation_sdk.builders.dashboard import Dashboard
+from grafana_foundation_sdk.models import common as common_models
 
 UID = "dvcpulse-service"
 TITLE = "Dịch vụ"

@@ -28,9 +28,9 @@ from aiokafka.client import AIOKafkaClient
 from aiokafka.protocol.admin import ApiVersionRequest
 from pydantic import ValidationError
 
+from dvcpulse.models.decode import FieldError, decode_event, field_errors, safe_raw
 from dvcpulse.settings import Settings
-from models.decode import FieldError, decode_event, field_errors, safe_raw
-from streams.internal import key_partition
+from dvcpulse.streams.internal import key_partition
 
 log = logging.getLogger(__name__)
 

@@ -21,10 +21,10 @@ from clickhouse_connect.driver.client import Client
 
 from dvcpulse.embedded_broker import EmbeddedBroker
 from dvcpulse.settings import Settings
+from dvcpulse.sinks.chdb_server import find_running_server
+from dvcpulse.sinks.connection import connect
+from dvcpulse.sinks.migrate import migrate
 from dvcpulse.topics import ensure_topics
-from sinks.chdb_server import find_running_server
-from sinks.connection import connect
-from sinks.migrate import migrate
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from dvcpulse.models.filing_event import FilingEvent
+from dvcpulse.models.privacy import redact_raw
 from pydantic import TypeAdapter, ValidationError
-
-from models.filing_event import FilingEvent
-from models.privacy import redact_raw
 
 _ONE = TypeAdapter(FilingEvent)
 _MANY = TypeAdapter(list[FilingEvent])

@@ -6,13 +6,13 @@ import csv
 from functools import cache
 from importlib.resources import files
 
-from models.reference import LegacyProvince, Province, Service, StatusCode
+from dvcpulse.models.reference import LegacyProvince, Province, Service, StatusCode
 
 OTHER_SERVICE = "OTHER"
 
 
 def _rows(name: str) -> list[dict[str, str]]:
-    text = files("seeds").joinpath("data", name).read_text(encoding="utf-8")
+    text = files("dvcpulse.seeds").joinpath("data", name).read_text(encoding="utf-8")
     return list(csv.DictReader(text.splitlines()))
 
 

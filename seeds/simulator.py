@@ -53,8 +53,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
-
-from seeds.ground_truth import (
+from dvcpulse.seeds.ground_truth import (
     STATUS_CHANGED,
     SUBMITTED,
     SYNCED,
@@ -66,7 +65,7 @@ from seeds.ground_truth import (
     vn_iso,
     write_truth,
 )
-from seeds.reference import OTHER_SERVICE, legacy_provinces, provinces, services
+from dvcpulse.seeds.reference import OTHER_SERVICE, legacy_provinces, provinces, services
 
 VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
 DEFAULT_START = datetime(2025, 9, 1, tzinfo=VN_TZ)

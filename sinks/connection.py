@@ -12,9 +12,9 @@ import logging
 import clickhouse_connect
 from clickhouse_connect.driver import options as _client_options
 from clickhouse_connect.driver.client import Client
+from dvcpulse.sinks.chdb_server import find_running_server
 
 from dvcpulse.settings import Settings
-from sinks.chdb_server import find_running_server
 
 log = logging.getLogger(__name__)
 

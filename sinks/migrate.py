@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 
 from clickhouse_connect.driver.client import Client
-
-from seeds.reference import provinces, services, status_codes
+from dvcpulse.seeds.reference import provinces, services, status_codes
 
 _NAME = re.compile(r"^(\d{4})_([\w-]+)\.sql$")
 _END = re.compile(r";[ \t]*$", re.MULTILINE)
@@ -36,7 +35,7 @@ class Migration:
 
 
 def available() -> list[Migration]:
-    folder = files("sinks").joinpath("migrations")
+    folder = files("dvcpulse.sinks").joinpath("migrations")
     found = []
     for entry in folder.iterdir():
         match = _NAME.match(entry.name)

@@ -14,9 +14,8 @@ from dataclasses import astuple
 from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
-
-from streams.internal import InternalEvent
-from streams.state import ChangedCells, Changes, Checkpoint, PartitionState
+from dvcpulse.streams.internal import InternalEvent
+from dvcpulse.streams.state import ChangedCells, Changes, Checkpoint, PartitionState
 
 log = logging.getLogger(__name__)
 

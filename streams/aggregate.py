@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sinks.writer import ClickHouseWriter
-from streams.internal import InternalEvent
-from streams.state import Changes, PartitionState
+from dvcpulse.sinks.writer import ClickHouseWriter
+from dvcpulse.streams.internal import InternalEvent
+from dvcpulse.streams.state import Changes, PartitionState
 
 
 class Aggregator:

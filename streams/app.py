@@ -24,16 +24,16 @@ from functools import partial
 from typing import Any, TypeVar
 
 import faust
+from dvcpulse.sinks.connection import connect
+from dvcpulse.sinks.writer import ClickHouseWriter, RetiredLayout
+from dvcpulse.streams.aggregate import Aggregator
+from dvcpulse.streams.ingest import SourceMessage, now_utc, route
+from dvcpulse.streams.internal import ORIGIN_HEADER
+from dvcpulse.streams.membership import leave_group_on_clean_stop
+from dvcpulse.streams.state import PartitionState
 from faust.types import TP
 
 from dvcpulse.settings import Settings
-from sinks.connection import connect
-from sinks.writer import ClickHouseWriter, RetiredLayout
-from streams.aggregate import Aggregator
-from streams.ingest import SourceMessage, now_utc, route
-from streams.internal import ORIGIN_HEADER
-from streams.membership import leave_group_on_clean_stop
-from streams.state import PartitionState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -16,9 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-
-from models.decode import RejectedEvent, decode_message, message_rejected
-from streams.internal import (
+from dvcpulse.models.decode import RejectedEvent, decode_message, message_rejected
+from dvcpulse.streams.internal import (
     ORIGIN_HEADER,
     InternalEvent,
     decode_origins,
@@ -29,7 +28,7 @@ from streams.internal import (
     record_partition,
     source_in,
 )
-from streams.state import PartitionState
+from dvcpulse.streams.state import PartitionState
 
 MAX_EVENTS_PER_MESSAGE = 1000
 

@@ -13,8 +13,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import NamedTuple
 
 import orjson
-
-from models.filing_event import FilingEvent
+from dvcpulse.models.filing_event import FilingEvent
 
 ORIGIN_HEADER = "dvcpulse-origin"
 

@@ -30,7 +30,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from streams.internal import InternalEvent
+from dvcpulse.streams.internal import InternalEvent
 
 # A cell: (minute as epoch seconds UTC, service, province, channel, online level)
 Cell = tuple[int, str, str, int, str]

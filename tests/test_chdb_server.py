@@ -31,8 +31,7 @@ import pytest
 from backports import zstd
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
-
-from sinks.chdb_server import ChdbServer, endpoint_file, find_running_server
+from dvcpulse.sinks.chdb_server import ChdbServer, endpoint_file, find_running_server
 
 ROOT = Path(__file__).resolve().parents[1]
 DB = "dvc_test"
@@ -396,7 +395,7 @@ def wait_for_server(path: Path, proc: subprocess.Popen[bytes], timeout: float = 
 @pytest.mark.integration
 def test_server_process_two_writer_processes_and_sigterm(tmp_path: Path) -> None:
     data = tmp_path / "chdb"
-    cmd = [sys.executable, "-m", "sinks.chdb_server", "--path", str(data), "--max-concurrency", "4"]
+    cmd = [sys.executable, "-m", "dvcpulse.sinks.chdb_server", "--path", str(data), "--max-concurrency", "4"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         url = wait_for_server(data, proc)

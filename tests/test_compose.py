@@ -19,6 +19,7 @@ import shlex
 import subprocess
 import sys
 import threading
+import tomllib
 import typing
 import uuid
 from collections.abc import Iterator
@@ -456,13 +457,11 @@ def test_dockerfile_installs_the_whole_project_as_non_root() -> None:
     for source in sources:
         assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
     copied = {source.rstrip("/").split("/")[0] for source in sources}
-    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    includes = re.search(r"include = \[(.*?)\]", pyproject)
-    assert includes
-    packages = {p.strip().strip('"').rstrip("*") for p in includes[1].split(",")}
-    for package in packages:
-        if (ROOT / package).is_dir():
-            assert package in copied, f"package {package} (pyproject.toml) is not copied into the image"
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    folders = set(pyproject["tool"]["setuptools"]["package-dir"].values())
+    assert "dvcpulse" in folders
+    for folder in folders:
+        assert folder in copied, f"folder {folder} (pyproject.toml package-dir) is not copied into the image"
     assert "pyproject.toml" in copied
     image_env = [item.split("=", 1)[0] for kw, rest in instructions if kw == "ENV" for item in rest.split()]
     assert {name for name in image_env if name.startswith("DVCPULSE_")} <= set(ALL_SETTINGS_ENV)

@@ -27,19 +27,19 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 from clickhouse_connect.driver.client import Client
+from dvcpulse.dashboards import alerts, build, macros, preview, sql
+from dvcpulse.dashboards.common import DATASOURCE_TYPE, DATASOURCE_UID, FOLDER, TIMEZONE
+from dvcpulse.dashboards.macros import ALL, QueryContext, Variable
+from dvcpulse.seeds.reference import provinces, services, status_codes
+from dvcpulse.sinks.connection import connect
+from dvcpulse.sinks.migrate import migrate
+from dvcpulse.sinks.writer import ClickHouseWriter
+from dvcpulse.streams.internal import InternalEvent, record_partition, source_hash
+from dvcpulse.streams.state import PartitionState
 from typer.testing import CliRunner
 
-from dashboards import alerts, build, macros, preview, sql
-from dashboards.common import DATASOURCE_TYPE, DATASOURCE_UID, FOLDER, TIMEZONE
-from dashboards.macros import ALL, QueryContext, Variable
 from dvcpulse.cli import app
 from dvcpulse.settings import Settings
-from seeds.reference import provinces, services, status_codes
-from sinks.connection import connect
-from sinks.migrate import migrate
-from sinks.writer import ClickHouseWriter
-from streams.internal import InternalEvent, record_partition, source_hash
-from streams.state import PartitionState
 
 DB = "dvcpulse"
 VN = ZoneInfo(TIMEZONE)

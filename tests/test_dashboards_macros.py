@@ -10,8 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from dashboards.macros import ALL, MacroError, QueryContext, Variable, expand_macros, interpolate, render
+from dvcpulse.dashboards.macros import ALL, MacroError, QueryContext, Variable, expand_macros, interpolate, render
 
 FROM = datetime(2014, 11, 12, 11, 45, 26, 123000, tzinfo=UTC)
 TO = datetime(2015, 11, 12, 11, 45, 26, 456000, tzinfo=UTC)

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dvcpulse.models.decode import decode_message
 
 from dvcpulse.embedded_broker import EmbeddedBroker
 from dvcpulse.settings import Settings
 from dvcpulse.stack import LocalStack, processed_events, wait_until_processed
-from models.decode import decode_message
 from tests.pipeline import assert_matches_truth, send_mixed
 from tests.test_pipeline_e2e import drain, simulate
 

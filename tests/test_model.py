@@ -13,6 +13,10 @@ from typing import Any
 import orjson
 import pytest
 import typer
+from dvcpulse.models.decode import Decoded, FieldError, RejectedEvent, decode_event, decode_message, field_errors
+from dvcpulse.models.filing_event import SCHEMA_VERSION, Channel, FilingEvent
+from dvcpulse.models.privacy import KEY_ENV, citizen_id_hash
+from dvcpulse.seeds.reference import legacy_provinces, provinces
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -20,10 +24,6 @@ from typer.testing import CliRunner
 
 from dvcpulse.commands.schema import CITIZEN_ID_PATTERN, OFFSET_PATTERN, SCHEMA_ID, event_json_schema, register
 from dvcpulse.settings import DEV_PII_KEY
-from models.decode import Decoded, FieldError, RejectedEvent, decode_event, decode_message, field_errors
-from models.filing_event import SCHEMA_VERSION, Channel, FilingEvent
-from models.privacy import KEY_ENV, citizen_id_hash
-from seeds.reference import legacy_provinces, provinces
 
 KEY = "test-pii-key"
 CONTEXT = {"pii_key": KEY}

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import orjson
 import pytest
+from dvcpulse.seeds.simulator import write_simulation
 
 from dvcpulse.settings import Settings
 from dvcpulse.stack import LocalStack, processed_events, wait_until_processed
-from seeds.simulator import write_simulation
 from tests.pipeline import assert_matches_truth, send_mixed, send_one_partition
 
 pytestmark = pytest.mark.integration

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import orjson
 import pytest
+from dvcpulse.seeds.simulator import simulate
+from dvcpulse.streams.internal import key_partition, record_partition
 from typer.testing import CliRunner
 
 from dvcpulse.cli import app
 from dvcpulse.embedded_broker import free_port
-from seeds.simulator import simulate
-from streams.internal import key_partition, record_partition
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,7 @@ from importlib.resources import files
 from typing import Any
 
 import pytest
-
-from seeds.reference import (
+from dvcpulse.seeds.reference import (
     OTHER_SERVICE,
     legacy_provinces,
     provinces,
@@ -28,7 +27,7 @@ _VIETNAMESE_MARKS = re.compile("[ăâđêôơưĂÂĐÊÔƠƯ]|[\u0300-\u0323]")
 
 
 def _csv(name: str) -> list[dict[str, str]]:
-    text = files("seeds").joinpath("data", name).read_text(encoding="utf-8")
+    text = files("dvcpulse.seeds").joinpath("data", name).read_text(encoding="utf-8")
     return list(csv.DictReader(text.splitlines()))
 
 

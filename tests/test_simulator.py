@@ -12,14 +12,10 @@ from typing import Any
 
 import orjson
 import pytest
-from pydantic import ValidationError
-from typer.testing import CliRunner
-
-from dvcpulse.cli import app
-from models.decode import decode_event
-from models.filing_event import FilingEvent
-from seeds.ground_truth import read_truth
-from seeds.simulator import (
+from dvcpulse.models.decode import decode_event
+from dvcpulse.models.filing_event import FilingEvent
+from dvcpulse.seeds.ground_truth import read_truth
+from dvcpulse.seeds.simulator import (
     MALFORMED_KINDS,
     PROFILES,
     SimulationConfig,
@@ -29,6 +25,10 @@ from seeds.simulator import (
     simulate,
     write_simulation,
 )
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from dvcpulse.cli import app
 
 VN = timezone(timedelta(hours=7))
 ALL_KNOBS = {

@@ -6,12 +6,11 @@ import itertools
 import random
 from datetime import datetime, timedelta, timezone
 
+from dvcpulse.streams.internal import InternalEvent, epoch_ms
+from dvcpulse.streams.state import COUNTERS, FIRST_SYNCED, SUBMITTED, SYNCED, Changes, PartitionState, first_event
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from pydantic import AwareDatetime, TypeAdapter
-
-from streams.internal import InternalEvent, epoch_ms
-from streams.state import COUNTERS, FIRST_SYNCED, SUBMITTED, SYNCED, Changes, PartitionState, first_event
 
 SOURCES = itertools.count(1)
 HOUR = 3_600_000

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-
-from seeds.simulator import write_simulation
+from dvcpulse.seeds.simulator import write_simulation
 
 pytestmark = pytest.mark.integration
 

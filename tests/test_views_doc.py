@@ -19,11 +19,10 @@ import clickhouse_connect
 import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
-
-from sinks.migrate import migrate
-from sinks.writer import ClickHouseWriter
-from streams.internal import InternalEvent
-from streams.state import PartitionState
+from dvcpulse.sinks.migrate import migrate
+from dvcpulse.sinks.writer import ClickHouseWriter
+from dvcpulse.streams.internal import InternalEvent
+from dvcpulse.streams.state import PartitionState
 
 SOURCES = itertools.count(1)
 

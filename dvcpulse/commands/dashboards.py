@@ -30,8 +30,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Write the dashboards' JSON (sorted keys, stable ids) and the alert-rule provisioning file."""
-        from dashboards import build
-        from dashboards.alerts import AlertConfig
+        from dvcpulse.dashboards import build
+        from dvcpulse.dashboards.alerts import AlertConfig
 
         for path in build.write(out or build.ROOT, AlertConfig(rate_drop_points=rate_drop_points)):
             typer.echo(f"wrote {path}")
@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         root: Path = typer.Option(None, "--root", help="Where the committed files are [default: dashboards/]."),
     ) -> None:
         """Exit 1 when the committed JSON/YAML differs from what the code builds."""
-        from dashboards import build
+        from dvcpulse.dashboards import build
 
         problems = build.differences(root or build.ROOT)
         for problem in problems:
@@ -60,8 +60,8 @@ def register(app: typer.Typer) -> None:
         """Create or overwrite the dashboards in Grafana through its HTTP API."""
         from grafana_client.client import GrafanaException
 
-        from dashboards import build
-        from dashboards.push import push
+        from dvcpulse.dashboards import build
+        from dvcpulse.dashboards.push import push
 
         try:
             urls = push(url, token, build.dashboards(), folder)
@@ -80,9 +80,9 @@ def register(app: typer.Typer) -> None:
         png: bool = typer.Option(True, "--png/--no-png", help="Also a PNG when headless Chromium is available."),
     ) -> None:
         """Render the national overview's panels from real query results into a self-contained HTML file."""
-        from dashboards import build, macros, overview
-        from dashboards.preview import write_preview
-        from sinks.connection import connect
+        from dvcpulse.dashboards import build, macros, overview
+        from dvcpulse.dashboards.preview import write_preview
+        from dvcpulse.sinks.connection import connect
 
         settings = load_settings(data_dir)
         client = connect(settings)

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from dvcpulse.commands.common import DATA_DIR_HELP, fail, load_settings
-from sinks.connection import connect, describe, resolve_dsn
-from sinks.migrate import available, changed_since_applied, migrate
+from dvcpulse.sinks.connection import connect, describe, resolve_dsn
+from dvcpulse.sinks.migrate import available, changed_since_applied, migrate
 
 
 def register(app: typer.Typer) -> None:
@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(0, "--port", help="Port on 127.0.0.1 [default: a free one]."),
     ) -> None:
         """Serve the embedded chdb over ClickHouse's HTTP interface, so several processes can share it."""
-        from sinks.chdb_server import find_running_server, serve_forever
+        from dvcpulse.sinks.chdb_server import find_running_server, serve_forever
 
         settings = load_settings(data_dir)
         if settings.clickhouse_dsn:

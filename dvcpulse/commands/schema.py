@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 import typer
 
-from models.filing_event import SCHEMA_VERSION, Channel, FilingEvent
-from seeds.reference import OTHER_SERVICE, legacy_provinces, provinces, service_codes
+from dvcpulse.models.filing_event import SCHEMA_VERSION, Channel, FilingEvent
+from dvcpulse.seeds.reference import OTHER_SERVICE, legacy_provinces, provinces, service_codes
 
 SCHEMA_ID = f"https://github.com/dvcpulse/dvcpulse/schemas/filing-event-v{SCHEMA_VERSION}.json"
 # RFC 3339 already requires an offset in a date-time, but `format` is only an annotation in draft 2020-12:

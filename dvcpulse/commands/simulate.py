@@ -21,8 +21,8 @@ from typing import Any
 import typer
 
 from dvcpulse.commands.common import DATA_DIR_HELP, fail, load_settings
-from seeds.ground_truth import truth_path_for, write_truth
-from seeds.simulator import SimulationConfig, parse_duration, simulate, write_lines
+from dvcpulse.seeds.ground_truth import truth_path_for, write_truth
+from dvcpulse.seeds.simulator import SimulationConfig, parse_duration, simulate, write_lines
 
 
 class ProfileName(StrEnum):

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dvcpulse.commands.common import DATA_DIR_HELP, fail, load_settings
-from sinks.connection import connect
+from dvcpulse.sinks.connection import connect
 
 
 def _plain(value: Any) -> Any:

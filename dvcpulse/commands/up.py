@@ -22,8 +22,8 @@ from dvcpulse.commands.common import DATA_DIR_HELP, fail, load_settings
 from dvcpulse.embedded_broker import BrokerError
 from dvcpulse.kafka_jars import KafkaJarsError
 from dvcpulse.publisher import PublishSummary, publish_lines
+from dvcpulse.seeds.simulator import PROFILES, SimulationConfig, simulate
 from dvcpulse.stack import LocalStack, processed_events
-from seeds.simulator import PROFILES, SimulationConfig, simulate
 
 console = Console(stderr=True)
 

@@ -10,9 +10,9 @@ import typer
 
 from dvcpulse.commands.common import DATA_DIR_HELP, fail, load_settings
 from dvcpulse.settings import DEV_PII_KEY, Settings
+from dvcpulse.sinks.connection import connect, describe, resolve_dsn
+from dvcpulse.sinks.migrate import migrate
 from dvcpulse.topics import BrokerNotFound, ensure_topics, resolve_bootstrap
-from sinks.connection import connect, describe, resolve_dsn
-from sinks.migrate import migrate
 
 log = logging.getLogger("dvcpulse.worker")
 
@@ -41,8 +41,8 @@ def prepare(settings: Settings, *, run_migrations: bool) -> str:
 def run_worker(settings: Settings, *, run_migrations: bool, loglevel: str = "info") -> None:
     import faust
 
-    from streams.app import create_app
-    from streams.gc_tuning import tune_garbage_collector
+    from dvcpulse.streams.app import create_app
+    from dvcpulse.streams.gc_tuning import tune_garbage_collector
 
     if settings.pii_key.get_secret_value() == DEV_PII_KEY:
         log.warning("DVCPULSE_PII_KEY is not set: citizen ids are hashed with the development key")
