@@ -25,9 +25,9 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from dvcpulse.seeds.simulator import simulate, write_simulation
 
 from dvcpulse.publisher import publish_lines
+from dvcpulse.seeds.simulator import simulate, write_simulation
 from dvcpulse.settings import Settings
 from dvcpulse.stack import LocalStack, processed_events
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from dvcpulse.dashboards import sql
-from dvcpulse.dashboards.common import DATASOURCE_UID, FOLDER, ClickHouseQueryBuilder
 from grafana_foundation_sdk.builders import alerting, expr
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.alerting import RelativeTimeRange
 from grafana_foundation_sdk.models.dashboard import DataSourceRef
+
+from dvcpulse.dashboards import sql
+from dvcpulse.dashboards.common import DATASOURCE_UID, FOLDER, ClickHouseQueryBuilder
 
 EXPRESSION_UID = "__expr__"
 GROUP = "dvcpulse"
@@ -46,12 +47,12 @@ class RuleSpec:
     lookback_seconds: int = 3600
 
 
-def specs(config: AlertConfig) -> list[RuleSpec]:
+def specs(config: AlertConfig, q: sql.Queries) -> list[RuleSpec]:
     return [
         RuleSpec(
             uid="dvcpulse-online-rate-drop",
             title="Tỷ lệ trực tuyến của tỉnh giảm so với nền 7 ngày",
-            sql=sql.online_rate_drop(config.min_filings_1h, config.min_filings_baseline),
+            sql=q.online_rate_drop(config.min_filings_1h, config.min_filings_baseline),
             threshold=config.rate_drop_points,
             pending="10m",
             summary="{{ $labels.province }}: online rate of the last hour is {{ $values.B }} points below its "
@@ -64,7 +65,7 @@ def specs(config: AlertConfig) -> list[RuleSpec]:
         RuleSpec(
             uid="dvcpulse-province-silent",
             title="Tỉnh không gửi sự kiện trong 30 phút giờ hành chính",
-            sql=sql.ALERT_PROVINCE_SILENT,
+            sql=q.alert_province_silent,
             threshold=0,
             pending="0s",
             summary="{{ $labels.province }} sent no events for 30 minutes during office hours",
@@ -75,7 +76,7 @@ def specs(config: AlertConfig) -> list[RuleSpec]:
         RuleSpec(
             uid="dvcpulse-dead-letters",
             title="Thư chết (dead letter) tăng",
-            sql=sql.ALERT_DEAD_LETTERS,
+            sql=q.alert_dead_letters,
             threshold=config.dead_letters_15m,
             pending="0s",
             summary="{{ $values.B }} messages went to the dead-letter table in the last 15 minutes",
@@ -85,7 +86,7 @@ def specs(config: AlertConfig) -> list[RuleSpec]:
         RuleSpec(
             uid="dvcpulse-freshness",
             title="Dữ liệu không còn tươi (> 60 giây)",
-            sql=sql.ALERT_FRESHNESS,
+            sql=q.alert_freshness,
             threshold=config.freshness_seconds,
             pending="2m",
             summary="The newest event is {{ $values.B }} s old",
@@ -135,10 +136,10 @@ def _rule(spec: RuleSpec) -> alerting.Rule:
     )
 
 
-def provisioning(config: AlertConfig | None = None) -> dict[str, object]:
-    """The alerting/rules.yaml document."""
+def provisioning(database: str, config: AlertConfig | None = None) -> dict[str, object]:
+    """The alerting/rules.yaml document, the rules' SQL reading the tables of `database`."""
     rules = []
-    for spec in specs(config or AlertConfig()):
+    for spec in specs(config or AlertConfig(), sql.Queries(database)):
         rule = json.loads(json.dumps(_rule(spec).build(), cls=JSONEncoder))
         for key in ("folderUID", "ruleGroup", "orgID"):
             rule.pop(key, None)

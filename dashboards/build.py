@@ -1,7 +1,8 @@
 """Build every generated artefact: the dashboards' JSON and the alert-rule provisioning file.
 
 Output is deterministic (sorted keys, fixed ids and positions, no timestamps), so `check` can compare the
-committed files byte for byte. The datasource and dashboard-provider YAML files are hand-written.
+committed files byte for byte. The SQL reads the tables of the database it is given; the committed files
+are built for DATABASE. The datasource and dashboard-provider YAML files are hand-written.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from types import ModuleType
 from typing import Any
 
 import yaml
-from dvcpulse.dashboards import alerts, overview, pipeline, province, service
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
+from dvcpulse.dashboards import alerts, overview, pipeline, province, service
+
 ROOT = Path(__file__).resolve().parent
+# The database the committed files read: the default of DVCPULSE_CLICKHOUSE_DATABASE (Settings.clickhouse_database).
+DATABASE = "dvcpulse"
 DASHBOARD_MODULES: tuple[ModuleType, ...] = (overview, province, service, pipeline)
 JSON_DIR = "json"
 RULES_FILE = "provisioning/alerting/rules.yaml"
@@ -24,14 +28,14 @@ RULES_HEADER = (
 )
 
 
-def dashboard_json(module: ModuleType) -> dict[str, Any]:
+def dashboard_json(module: ModuleType, database: str = DATABASE) -> dict[str, Any]:
     """One dashboard as plain JSON data."""
-    return json.loads(json.dumps(module.build().build(), cls=JSONEncoder))
+    return json.loads(json.dumps(module.build(database).build(), cls=JSONEncoder))
 
 
-def dashboards() -> dict[str, dict[str, Any]]:
+def dashboards(database: str = DATABASE) -> dict[str, dict[str, Any]]:
     """Every dashboard by uid."""
-    return {module.UID: dashboard_json(module) for module in DASHBOARD_MODULES}
+    return {module.UID: dashboard_json(module, database) for module in DASHBOARD_MODULES}
 
 
 def render_json(data: Any) -> str:
@@ -54,16 +58,16 @@ def render_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=True, allow_unicode=True, width=120)
 
 
-def artefacts(config: alerts.AlertConfig | None = None) -> dict[str, str]:
+def artefacts(config: alerts.AlertConfig | None = None, database: str = DATABASE) -> dict[str, str]:
     """Relative path -> file content, for everything the code generates."""
-    files = {f"{JSON_DIR}/{uid}.json": render_json(data) for uid, data in dashboards().items()}
-    files[RULES_FILE] = RULES_HEADER + render_yaml(alerts.provisioning(config))
+    files = {f"{JSON_DIR}/{uid}.json": render_json(data) for uid, data in dashboards(database).items()}
+    files[RULES_FILE] = RULES_HEADER + render_yaml(alerts.provisioning(database, config))
     return files
 
 
-def write(out: Path = ROOT, config: alerts.AlertConfig | None = None) -> list[Path]:
+def write(out: Path = ROOT, config: alerts.AlertConfig | None = None, database: str = DATABASE) -> list[Path]:
     written = []
-    for relative, content in artefacts(config).items():
+    for relative, content in artefacts(config, database).items():
         path = out / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
@@ -71,9 +75,9 @@ def write(out: Path = ROOT, config: alerts.AlertConfig | None = None) -> list[Pa
     return written
 
 
-def differences(root: Path = ROOT) -> list[str]:
+def differences(root: Path = ROOT, database: str = DATABASE) -> list[str]:
     """Generated files that are missing, stale, or no longer generated (stray JSON dashboards)."""
-    expected = artefacts()
+    expected = artefacts(database=database)
     problems = []
     for relative, content in expected.items():
         path = root / relative

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeVar
 
-from dvcpulse.dashboards import sql
 from grafana_foundation_sdk.builders import barchart, bargauge, stat, table, timeseries
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as dashboard_builders
@@ -30,6 +29,8 @@ from grafana_foundation_sdk.models.dashboard import (
     VariableRefresh,
     VariableSort,
 )
+
+from dvcpulse.dashboards import sql
 
 DATASOURCE_UID = "dvcpulse-clickhouse"
 DATASOURCE_TYPE = "grafana-clickhouse-datasource"
@@ -291,13 +292,13 @@ def table_panel(
     return panel
 
 
-def province_variable(*, multi: bool = False) -> dashboard_builders.QueryVariable:
+def province_variable(q: sql.Queries, *, multi: bool = False) -> dashboard_builders.QueryVariable:
     variable = (
         dashboard_builders.QueryVariable("province")
         .label("Tỉnh/thành")
         .description("Province (34 units since 2025-07-01): code as value, name as text.")
         .datasource(datasource())
-        .query(sql.PROVINCE_OPTIONS)
+        .query(q.province_options)
         .refresh(VariableRefresh.ON_DASHBOARD_LOAD)
         .sort(VariableSort.DISABLED)
         .multi(multi)
@@ -309,13 +310,13 @@ def province_variable(*, multi: bool = False) -> dashboard_builders.QueryVariabl
     return variable.current(VariableOption(selected=True, text="Thành phố Hà Nội", value="01"))
 
 
-def service_variable() -> dashboard_builders.QueryVariable:
+def service_variable(q: sql.Queries) -> dashboard_builders.QueryVariable:
     return (
         dashboard_builders.QueryVariable("service")
         .label("Dịch vụ")
         .description("Essential online public service (Project 06): code as value, Vietnamese name as text.")
         .datasource(datasource())
-        .query(sql.SERVICE_OPTIONS)
+        .query(q.service_options)
         .refresh(VariableRefresh.ON_DASHBOARD_LOAD)
         .sort(VariableSort.DISABLED)
         .multi(False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from grafana_foundation_sdk.builders.dashboard import Dashboard
+
 from dvcpulse.dashboards import sql
 from dvcpulse.dashboards.common import (
     IN_PERSON_COLOR,
@@ -15,7 +17,6 @@ from dvcpulse.dashboards.common import (
     stat_panel,
     timeseries_panel,
 )
-from grafana_foundation_sdk.builders.dashboard import Dashboard
 
 UID = "dvcpulse-overview"
 TITLE = "Toàn quốc"
@@ -25,7 +26,9 @@ VOLUME_NAMES = {"online": "Trực tuyến", "in_person": "Trực tiếp", "posta
 VOLUME_COLORS = {"online": ONLINE_COLOR, "in_person": IN_PERSON_COLOR, "postal": POSTAL_COLOR}
 
 
-def build() -> Dashboard:
+def build(database: str) -> Dashboard:
+    """The dashboard, its SQL reading the tables of `database`."""
+    q = sql.Queries(database)
     return (
         base_dashboard(
             UID,
@@ -39,7 +42,7 @@ def build() -> Dashboard:
                 1,
                 "Hồ sơ đã đồng bộ",
                 "All records synced to the national portal since the start (v_totals.synced).",
-                sql.NATIONAL_SYNCED,
+                q.national_synced,
                 grid(0, 0, 4, 4),
             )
         )
@@ -48,7 +51,7 @@ def build() -> Dashboard:
                 2,
                 "Hồ sơ trực tuyến đã đồng bộ",
                 "Synced records that were filed online (channel 2), since the start (v_totals.synced_online).",
-                sql.NATIONAL_SYNCED_ONLINE,
+                q.national_synced_online,
                 grid(4, 0, 4, 4),
                 steps=((None, "green"),),
             )
@@ -58,7 +61,7 @@ def build() -> Dashboard:
                 3,
                 "Đồng bộ từ đầu năm",
                 "Records synced since 1 January (Vietnam time), from v_cumulative_daily.",
-                sql.NATIONAL_SYNCED_YTD,
+                q.national_synced_ytd,
                 grid(8, 0, 4, 4),
                 field="synced_ytd",
             )
@@ -68,7 +71,7 @@ def build() -> Dashboard:
                 4,
                 "Trực tuyến từ đầu năm",
                 "Online records synced since 1 January (Vietnam time), from v_cumulative_daily.",
-                sql.NATIONAL_SYNCED_YTD,
+                q.national_synced_ytd,
                 grid(12, 0, 4, 4),
                 field="synced_online_ytd",
                 steps=((None, "green"),),
@@ -80,7 +83,7 @@ def build() -> Dashboard:
                 "Tỷ lệ trực tuyến",
                 "Online / (online + in person) of filings received in the time range, procedures offered online "
                 "(full or partial). Postal filings are not in the denominator.",
-                sql.NATIONAL_ONLINE_RATE,
+                q.national_online_rate,
                 grid(16, 0, 4, 4),
             )
         )
@@ -89,7 +92,7 @@ def build() -> Dashboard:
                 6,
                 "Tỷ lệ trực tuyến toàn trình",
                 "The same rate for full-process online procedures only (online_level = full).",
-                sql.NATIONAL_FULL_ONLINE_RATE,
+                q.national_full_online_rate,
                 grid(20, 0, 4, 4),
             )
         )
@@ -98,7 +101,7 @@ def build() -> Dashboard:
                 7,
                 "Hồ sơ tiếp nhận theo phút: trực tuyến và trực tiếp",
                 "Filings received per interval by channel (event time, Vietnam time axis); postal shown apart.",
-                sql.NATIONAL_VOLUME,
+                q.national_volume,
                 grid(0, 4, 18, 9),
                 names=VOLUME_NAMES,
                 colors=VOLUME_COLORS,
@@ -109,7 +112,7 @@ def build() -> Dashboard:
                 8,
                 "Độ tươi dữ liệu",
                 "Age of the newest event the stream processor has seen (v_freshness); above 60 s raises an alert.",
-                sql.FRESHNESS,
+                q.freshness,
                 grid(18, 4, 6, 4),
                 unit="s",
                 decimals=1,
@@ -122,7 +125,7 @@ def build() -> Dashboard:
                 "Hồ sơ qua bưu chính",
                 "Filings received through the public postal service in the time range; reported apart from the "
                 "online rate.",
-                sql.NATIONAL_POSTAL,
+                q.national_postal,
                 grid(18, 8, 6, 5),
                 steps=((None, POSTAL_COLOR),),
             )
@@ -132,7 +135,7 @@ def build() -> Dashboard:
                 10,
                 "Tỷ lệ trực tuyến theo tỉnh/thành",
                 "Online rate of each of the 34 provinces in the time range; provinces without filings have no bar.",
-                sql.NATIONAL_PROVINCE_RATES,
+                q.national_province_rates,
                 grid(0, 13, 12, 22),
                 label="province",
             )
@@ -142,7 +145,7 @@ def build() -> Dashboard:
                 11,
                 "Dịch vụ xếp theo tỷ lệ trực tuyến",
                 "Services offered online ranked by online rate in the time range (services with filings only).",
-                sql.NATIONAL_SERVICE_RATES,
+                q.national_service_rates,
                 grid(12, 13, 12, 22),
                 label="service",
             )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from grafana_foundation_sdk.builders.dashboard import Dashboard
+
 from dvcpulse.dashboards import sql
 from dvcpulse.dashboards.common import base_dashboard, grid, stat_panel, table_panel, timeseries_panel
 from dvcpulse.dashboards.overview import FRESHNESS_STEPS
-from grafana_foundation_sdk.builders.dashboard import Dashboard
 
 UID = "dvcpulse-pipeline"
 TITLE = "Sức khỏe pipeline"
@@ -13,7 +14,9 @@ TITLE = "Sức khỏe pipeline"
 ALARM_STEPS = ((None, "green"), (1, "red"))
 
 
-def build() -> Dashboard:
+def build(database: str) -> Dashboard:
+    """The dashboard, its SQL reading the tables of `database`."""
+    q = sql.Queries(database)
     return (
         base_dashboard(
             UID,
@@ -26,7 +29,7 @@ def build() -> Dashboard:
                 1,
                 "Sự kiện/giây (5 phút)",
                 "Events written to history per second over the last 5 minutes (by processed_at).",
-                sql.PIPELINE_EVENTS_LAST_5M,
+                q.pipeline_events_last_5m,
                 grid(0, 0, 4, 4),
                 unit="locale",
                 decimals=1,
@@ -37,7 +40,7 @@ def build() -> Dashboard:
                 2,
                 "Thư chết (dead letter)",
                 "Messages rejected to the dead-letter table in the time range; growth raises an alert.",
-                sql.PIPELINE_DEAD_LETTERS,
+                q.pipeline_dead_letters,
                 grid(4, 0, 4, 4),
                 steps=ALARM_STEPS,
             )
@@ -48,7 +51,7 @@ def build() -> Dashboard:
                 "Sự kiện đến muộn",
                 "Events older than the lateness horizon (kept in history, not counted), all partitions, since "
                 "the start.",
-                sql.PIPELINE_LATE_TOTAL,
+                q.pipeline_late_total,
                 grid(8, 0, 4, 4),
                 steps=((None, "green"), (1, "orange")),
             )
@@ -58,7 +61,7 @@ def build() -> Dashboard:
                 4,
                 "Độ trễ tiêu thụ (lag)",
                 "Messages not yet consumed, summed over topics and partitions (last sample of the past 5 min).",
-                sql.PIPELINE_LAG_NOW,
+                q.pipeline_lag_now,
                 grid(12, 0, 4, 4),
                 steps=((None, "green"), (1000, "orange"), (10000, "red")),
             )
@@ -68,7 +71,7 @@ def build() -> Dashboard:
                 5,
                 "Độ tươi dữ liệu",
                 "Age of the newest event seen by the stream processor; above 60 s raises an alert.",
-                sql.FRESHNESS,
+                q.freshness,
                 grid(16, 0, 4, 4),
                 unit="s",
                 decimals=1,
@@ -80,7 +83,7 @@ def build() -> Dashboard:
                 6,
                 "Lần ghi gần nhất",
                 "Seconds since the stream processor last wrote a partition checkpoint.",
-                sql.PIPELINE_LAST_WRITE,
+                q.pipeline_last_write,
                 grid(20, 0, 4, 4),
                 unit="s",
                 decimals=1,
@@ -92,7 +95,7 @@ def build() -> Dashboard:
                 7,
                 "Sự kiện vào mỗi giây",
                 "Events processed per second, by processed_at (one bucket per interval).",
-                sql.PIPELINE_EVENTS_PER_SECOND,
+                q.pipeline_events_per_second,
                 grid(0, 4, 12, 8),
                 names={"events_per_second": "Sự kiện/giây"},
             )
@@ -102,7 +105,7 @@ def build() -> Dashboard:
                 8,
                 "Độ trễ tiêu thụ theo topic",
                 "Consumer lag per topic: each partition's last sample in the interval, summed (worker_stats).",
-                sql.PIPELINE_LAG,
+                q.pipeline_lag,
                 grid(12, 4, 12, 8),
                 series_label="topic",
             )
@@ -112,7 +115,7 @@ def build() -> Dashboard:
                 9,
                 "Thư chết theo lý do",
                 "Dead letters per interval by rejection reason.",
-                sql.PIPELINE_DEAD_LETTERS_BY_REASON,
+                q.pipeline_dead_letters_by_reason,
                 grid(0, 12, 12, 8),
                 series_label="reason",
             )
@@ -122,7 +125,7 @@ def build() -> Dashboard:
                 10,
                 "Sự kiện đến muộn theo thời gian",
                 "Late events per interval, by processed_at.",
-                sql.PIPELINE_LATE_EVENTS,
+                q.pipeline_late_events,
                 grid(12, 12, 12, 8),
                 names={"late_events": "Sự kiện đến muộn"},
             )
@@ -132,7 +135,7 @@ def build() -> Dashboard:
                 11,
                 "Thư chết gần nhất",
                 "The latest dead letters in the time range (citizen identifiers are withheld at ingest).",
-                sql.PIPELINE_DEAD_LETTER_LIST,
+                q.pipeline_dead_letter_list,
                 grid(0, 20, 14, 10),
                 names={
                     "received_at": "Thời điểm nhận",
@@ -149,7 +152,7 @@ def build() -> Dashboard:
                 12,
                 "Phân vùng xử lý",
                 "Per events-topic partition checkpoint: offset, watermark and counters (v_pipeline).",
-                sql.PIPELINE_PARTITIONS,
+                q.pipeline_partitions,
                 grid(14, 20, 10, 10),
                 names={
                     "kafka_partition": "Phân vùng",

@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from clickhouse_connect.driver.client import Client
+
 from dvcpulse.dashboards import macros
 from dvcpulse.dashboards.common import TIMEZONE
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dvcpulse.dashboards.common import FOLDER
 from grafana_client import GrafanaApi
+
+from dvcpulse.dashboards.common import FOLDER
 
 
 def ensure_folder(api: GrafanaApi, title: str) -> str:

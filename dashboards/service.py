@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from grafana_foundation_sdk.builders import barchart
+from grafana_foundation_sdk.builders.dashboard import Dashboard
+from grafana_foundation_sdk.models import common as common_models
+
 from dvcpulse.dashboards import sql
 from dvcpulse.dashboards.common import (
     ClickHouseQueryBuilder,
@@ -19,15 +23,12 @@ from dvcpulse.dashboards.common import (
     tooltip,
 )
 from dvcpulse.dashboards.overview import VOLUME_COLORS, VOLUME_NAMES
-from grafana_foundation_sdk.builders import barchart
-from grafana_foundation_sdk.builders.dashboard import Dashboard
-from grafana_foundation_sdk.models import common as common_models
 
 UID = "dvcpulse-service"
 TITLE = "Dịch vụ"
 
 
-def status_mix() -> barchart.Panel:
+def status_mix(q: sql.Queries) -> barchart.Panel:
     return (
         barchart.Panel()
         .id(5)
@@ -37,7 +38,7 @@ def status_mix() -> barchart.Panel:
             "province filter applies ('All' = every province)."
         )
         .datasource(datasource())
-        .with_target(ClickHouseQueryBuilder(sql.SERVICE_STATUS_MIX))
+        .with_target(ClickHouseQueryBuilder(q.service_status_mix))
         .grid_pos(grid(12, 13, 12, 12))
         .unit("locale")
         .x_field("status_name")
@@ -49,7 +50,9 @@ def status_mix() -> barchart.Panel:
     )
 
 
-def build() -> Dashboard:
+def build(database: str) -> Dashboard:
+    """The dashboard, its SQL reading the tables of `database`."""
+    q = sql.Queries(database)
     return (
         base_dashboard(
             UID,
@@ -57,14 +60,14 @@ def build() -> Dashboard:
             "One essential service: its online rate in each province, its volume by channel and the mix of "
             "record statuses. The province filter narrows volume and status mix; 'All' removes it.",
         )
-        .with_variable(service_variable())
-        .with_variable(province_variable(multi=True))
+        .with_variable(service_variable(q))
+        .with_variable(province_variable(q, multi=True))
         .with_panel(
             stat_panel(
                 1,
                 "Hồ sơ tiếp nhận",
                 "Filings of this service received in the time range (all channels, selected provinces).",
-                sql.SERVICE_RECEIVED,
+                q.service_received,
                 grid(0, 0, 6, 4),
             )
         )
@@ -73,7 +76,7 @@ def build() -> Dashboard:
                 2,
                 "Tỷ lệ trực tuyến",
                 "Online / (online + in person) of this service's filings in the time range, selected provinces.",
-                sql.SERVICE_ONLINE_RATE,
+                q.service_online_rate,
                 grid(6, 0, 6, 4),
             )
         )
@@ -82,7 +85,7 @@ def build() -> Dashboard:
                 3,
                 "Hồ sơ tiếp nhận theo phút",
                 "This service's filings per interval by channel, selected provinces.",
-                sql.SERVICE_VOLUME,
+                q.service_volume,
                 grid(12, 0, 12, 13),
                 names=VOLUME_NAMES,
                 colors=VOLUME_COLORS,
@@ -93,10 +96,10 @@ def build() -> Dashboard:
                 4,
                 "Tỷ lệ trực tuyến theo tỉnh/thành",
                 "This service's online rate in each of the 34 provinces in the time range.",
-                sql.SERVICE_PROVINCE_RATES,
+                q.service_province_rates,
                 grid(0, 4, 12, 21),
                 label="province",
             )
         )
-        .with_panel(status_mix())
+        .with_panel(status_mix(q))
     )

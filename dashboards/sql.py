@@ -1,4 +1,4 @@
-"""Every panel's, variable's and alert rule's SQL, as named constants so the tests can run each one.
+"""Every panel's, variable's and alert rule's SQL, as named attributes of `Queries` so the tests can run each one.
 
 Definitions (see sinks/migrations/0002_views.sql):
 - online rate (national 766 index) = online / (online + in person) of received (submitted) filings of
@@ -6,9 +6,10 @@ Definitions (see sinks/migrations/0002_views.sql):
 - full-process online rate: the same for online_level = 'full' only;
 - synced records, synced online records: the figures the news reports (all time and year to date).
 
-Tables are qualified with the database (`dvcpulse.`) so the SQL runs unchanged through the Grafana
-datasource, the embedded engine and the `dvcpulse db serve` gateway. Output aliases never reuse a source
-column name: ClickHouse would substitute the alias inside other aggregates of the same SELECT.
+Tables are qualified with the database the caller names (the CLI passes DVCPULSE_CLICKHOUSE_DATABASE) so
+the SQL runs unchanged through the Grafana datasource, the embedded engine and the `dvcpulse db serve`
+gateway, whatever database each connects to by default. Output aliases never reuse a source column name:
+ClickHouse would substitute the alias inside other aggregates of the same SELECT.
 Reference tables are ReplacingMergeTree and reloaded by migrations, hence FINAL.
 """
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 import re
 from textwrap import dedent
 
-DB = "dvcpulse"
 TZ = "Asia/Ho_Chi_Minh"
 
 OFFERED_ONLINE = "online_level IN ('full', 'partial')"
@@ -28,15 +28,27 @@ FULL_ONLINE_RATE = (
     "sumIf(submitted, channel = 2 AND online_level = 'full') "
     "/ nullIf(sumIf(submitted, channel IN (1, 2) AND online_level = 'full'), 0)"
 )
-PROVINCES = f"(SELECT code, name FROM {DB}.provinces FINAL)"
-SERVICES = f"(SELECT code, name_vi FROM {DB}.services FINAL WHERE {OFFERED_ONLINE})"
+
+# Empty buckets as zeros, so a quiet minute shows as 0 instead of a line drawn across the gap.
+FILL = "WITH FILL FROM toStartOfInterval($__fromTime, INTERVAL $__interval_s second) TO $__toTime STEP $__interval_s"
+
+IN_RANGE = "$__timeFilter(minute)"
+PROVINCE = "province_code = ${province:singlequote}"
+SERVICE = "service_code = ${service:singlequote}"
+# The service dashboard's province filter is optional: "All" drops it (the plugin's conditional macro).
+SERVICE_PROVINCES = "$__conditionalAll(province_code IN (${province:singlequote}), $province)"
+
+DEFAULT_MIN_FILINGS_1H = 20
+DEFAULT_MIN_FILINGS_BASELINE = 50
 
 
 def _sql(text: str) -> str:
     return "\n".join(line for line in dedent(text).strip().splitlines() if line.strip())
 
 
-def _rate_by(key: str, names: str, name_column: str, label: str, where: str, *, active_only: bool = False) -> str:
+def _rate_by(
+    db: str, key: str, names: str, name_column: str, label: str, where: str, *, active_only: bool = False
+) -> str:
     """Online rate per province or service, names from the reference table (all, or those with filings)."""
     having = "HAVING online + in_person > 0" if active_only else ""
     return _sql(f"""
@@ -49,7 +61,7 @@ def _rate_by(key: str, names: str, name_column: str, label: str, where: str, *, 
         LEFT JOIN
         (
             SELECT {key}, channel, online_level, submitted
-            FROM {DB}.v_minute
+            FROM {db}.v_minute
             WHERE {where}
         ) AS m ON m.{key} = r.code
         GROUP BY r.code, r.{name_column}
@@ -58,182 +70,28 @@ def _rate_by(key: str, names: str, name_column: str, label: str, where: str, *, 
     """)
 
 
-# Empty buckets as zeros, so a quiet minute shows as 0 instead of a line drawn across the gap.
-FILL = "WITH FILL FROM toStartOfInterval($__fromTime, INTERVAL $__interval_s second) TO $__toTime STEP $__interval_s"
-
-
-def _volume(where: str) -> str:
+def _volume(db: str, where: str) -> str:
     return _sql(f"""
         SELECT
             $__timeInterval(minute) AS time,
             sumIf(submitted, channel = 2) AS online,
             sumIf(submitted, channel = 1) AS in_person,
             sumIf(submitted, channel = 3) AS postal
-        FROM {DB}.v_minute
+        FROM {db}.v_minute
         WHERE {where}
         GROUP BY time
         ORDER BY time {FILL}
     """)
 
 
-def _scalar(expression: str, alias: str, where: str) -> str:
+def _scalar(db: str, expression: str, alias: str, where: str) -> str:
     return _sql(f"""
         SELECT {expression} AS {alias}
-        FROM {DB}.v_minute
+        FROM {db}.v_minute
         WHERE {where}
     """)
 
 
-IN_RANGE = "$__timeFilter(minute)"
-PROVINCE = "province_code = ${province:singlequote}"
-SERVICE = "service_code = ${service:singlequote}"
-# The service dashboard's province filter is optional: "All" drops it (the plugin's conditional macro).
-SERVICE_PROVINCES = "$__conditionalAll(province_code IN (${province:singlequote}), $province)"
-
-# -- variables --------------------------------------------------------------------------------------
-# Two columns: the plugin takes the first as the value and the second as the text.
-PROVINCE_OPTIONS = f"SELECT code, name FROM {DB}.provinces FINAL ORDER BY code"
-SERVICE_OPTIONS = f"SELECT code, name_vi FROM {DB}.services FINAL ORDER BY no, code"
-
-# -- Toàn quốc (national overview) ------------------------------------------------------------------
-NATIONAL_SYNCED = f"SELECT synced AS synced_records FROM {DB}.v_totals"
-NATIONAL_SYNCED_ONLINE = f"SELECT synced_online AS synced_online_records FROM {DB}.v_totals"
-# Year to date in Vietnam's calendar; an empty year still gives one row (0) through the aggregates.
-NATIONAL_SYNCED_YTD = _sql(f"""
-    SELECT
-        argMax(synced_year_to_date, day) AS synced_ytd,
-        argMax(synced_online_year_to_date, day) AS synced_online_ytd
-    FROM {DB}.v_cumulative_daily
-    WHERE toYear(day) = toYear(now('{TZ}'))
-""")
-NATIONAL_ONLINE_RATE = _scalar(ONLINE_RATE, "online_rate", IN_RANGE)
-NATIONAL_FULL_ONLINE_RATE = _scalar(FULL_ONLINE_RATE, "full_online_rate", IN_RANGE)
-NATIONAL_POSTAL = _scalar("sumIf(submitted, channel = 3)", "postal", IN_RANGE)
-NATIONAL_VOLUME = _volume(IN_RANGE)
-NATIONAL_PROVINCE_RATES = _rate_by("province_code", PROVINCES, "name", "province", IN_RANGE)
-NATIONAL_SERVICE_RATES = _rate_by("service_code", SERVICES, "name_vi", "service", IN_RANGE, active_only=True)
-FRESHNESS = f"SELECT newest_event_age_seconds FROM {DB}.v_freshness"
-
-# -- Tỉnh/thành (one province) -----------------------------------------------------------------------
-PROVINCE_SYNCED = _sql(f"""
-    SELECT sum(synced) AS synced_records, sumIf(synced, channel = 2) AS synced_online_records
-    FROM {DB}.v_daily
-    WHERE {PROVINCE}
-""")
-PROVINCE_ONLINE_RATE = _scalar(ONLINE_RATE, "online_rate", f"{PROVINCE} AND {IN_RANGE}")
-PROVINCE_FULL_ONLINE_RATE = _scalar(FULL_ONLINE_RATE, "full_online_rate", f"{PROVINCE} AND {IN_RANGE}")
-PROVINCE_POSTAL = _scalar("sumIf(submitted, channel = 3)", "postal", f"{PROVINCE} AND {IN_RANGE}")
-PROVINCE_VOLUME = _volume(f"{PROVINCE} AND {IN_RANGE}")
-PROVINCE_SERVICE_RATES = _rate_by(
-    "service_code", SERVICES, "name_vi", "service", f"{PROVINCE} AND {IN_RANGE}", active_only=True
-)
-# The baseline is the 7 days before the last hour of the range, the same window the alert compares with.
-PROVINCE_TREND = _sql(f"""
-    WITH
-    (
-        SELECT {ONLINE_RATE}
-        FROM {DB}.v_minute
-        WHERE {PROVINCE}
-            AND minute >= $__toTime - INTERVAL 7 DAY AND minute < $__toTime - INTERVAL 1 HOUR
-    ) AS baseline
-    SELECT
-        $__timeInterval(minute) AS time,
-        {ONLINE_RATE} AS online_rate,
-        any(baseline) AS baseline_7d
-    FROM {DB}.v_minute
-    WHERE {PROVINCE} AND {IN_RANGE}
-    GROUP BY time
-    ORDER BY time
-""")
-
-# -- Dịch vụ (one service) ----------------------------------------------------------------------------
-SERVICE_RECEIVED = _scalar("sum(submitted)", "received", f"{SERVICE} AND {SERVICE_PROVINCES} AND {IN_RANGE}")
-SERVICE_ONLINE_RATE = _scalar(ONLINE_RATE, "online_rate", f"{SERVICE} AND {SERVICE_PROVINCES} AND {IN_RANGE}")
-SERVICE_PROVINCE_RATES = _rate_by("province_code", PROVINCES, "name", "province", f"{SERVICE} AND {IN_RANGE}")
-SERVICE_VOLUME = _volume(f"{SERVICE} AND {SERVICE_PROVINCES} AND {IN_RANGE}")
-SERVICE_STATUS_MIX = _sql(f"""
-    SELECT s.name_vi AS status_name, sum(t.transitions) AS transitions
-    FROM {DB}.v_status_minute AS t
-    INNER JOIN (SELECT code, name_vi FROM {DB}.status_codes FINAL) AS s ON s.code = t.status
-    WHERE t.{SERVICE}
-        AND $__conditionalAll(t.province_code IN (${{province:singlequote}}), $province)
-        AND $__timeFilter(t.minute)
-    GROUP BY t.status, s.name_vi
-    ORDER BY t.status
-""")
-
-# -- Sức khỏe pipeline (pipeline health) --------------------------------------------------------------
-PIPELINE_EVENTS_PER_SECOND = _sql(f"""
-    SELECT $__timeInterval(processed_at) AS time, count() / $__interval_s AS events_per_second
-    FROM {DB}.v_events
-    WHERE $__timeFilter(processed_at)
-    GROUP BY time
-    ORDER BY time {FILL}
-""")
-PIPELINE_EVENTS_LAST_5M = _sql(f"""
-    SELECT count() / 300 AS events_per_second
-    FROM {DB}.v_events
-    WHERE processed_at >= now64(3) - INTERVAL 5 MINUTE
-""")
-PIPELINE_DEAD_LETTERS = _sql(f"""
-    SELECT count() AS dead_letters
-    FROM {DB}.v_dead_letters
-    WHERE $__timeFilter(received_at)
-""")
-PIPELINE_DEAD_LETTERS_BY_REASON = _sql(f"""
-    SELECT $__timeInterval(received_at) AS time, reason, count() AS dead_letters
-    FROM {DB}.v_dead_letters
-    WHERE $__timeFilter(received_at)
-    GROUP BY time, reason
-    ORDER BY time, reason
-""")
-PIPELINE_DEAD_LETTER_LIST = _sql(f"""
-    SELECT received_at, source_topic, source_partition, source_offset, reason, errors
-    FROM {DB}.v_dead_letters
-    WHERE $__timeFilter(received_at)
-    ORDER BY received_at DESC, source_partition, source_offset
-    LIMIT 100
-""")
-PIPELINE_LATE_TOTAL = f"SELECT late AS late_events FROM {DB}.v_freshness"
-PIPELINE_LATE_EVENTS = _sql(f"""
-    SELECT $__timeInterval(processed_at) AS time, countIf(is_late) AS late_events
-    FROM {DB}.v_events
-    WHERE $__timeFilter(processed_at)
-    GROUP BY time
-    ORDER BY time {FILL}
-""")
-# Lag is sampled per partition; a bucket shows each partition's last sample, summed per topic.
-PIPELINE_LAG = _sql(f"""
-    SELECT time, topic, sum(last_lag) AS lag_messages
-    FROM
-    (
-        SELECT $__timeInterval(at) AS time, topic, partition, argMax(lag, at) AS last_lag
-        FROM {DB}.worker_stats
-        WHERE $__timeFilter(at)
-        GROUP BY time, topic, partition
-    )
-    GROUP BY time, topic
-    ORDER BY time, topic
-""")
-PIPELINE_LAG_NOW = _sql(f"""
-    SELECT sum(last_lag) AS lag_messages
-    FROM
-    (
-        SELECT topic, partition, argMax(lag, at) AS last_lag
-        FROM {DB}.worker_stats
-        WHERE at >= now64(3) - INTERVAL 5 MINUTE
-        GROUP BY topic, partition
-    )
-""")
-PIPELINE_LAST_WRITE = f"SELECT last_write_age_seconds FROM {DB}.v_freshness"
-PIPELINE_PARTITIONS = _sql(f"""
-    SELECT kafka_partition, events_offset, watermark, processed, duplicates, late, updated_at
-    FROM {DB}.v_pipeline
-    ORDER BY kafka_partition
-""")
-
-
-# -- alert rules --------------------------------------------------------------------------------------
 def working_hours(moment: str) -> str:
     """True when the 30 minutes up to `moment` (a DateTime in Vietnam time) lie inside office hours.
 
@@ -244,76 +102,224 @@ def working_hours(moment: str) -> str:
     return f"toDayOfWeek({moment}) <= 5 AND {minute_of_day} >= 480 AND {minute_of_day} < 1020"
 
 
-def online_rate_drop(min_filings_1h: int, min_filings_baseline: int) -> str:
-    """Points by which each province's last-hour online rate is below its 7-day baseline.
+class Queries:
+    """The SQL of every panel, variable and alert rule, reading the tables of database `db`."""
 
-    Both windows need a minimum volume, so a province with a handful of filings cannot page anyone.
-    """
-    return _sql(f"""
-        SELECT
-            h.province_code AS province_code,
-            p.name AS province,
-            round((b.baseline_rate - h.rate_1h) * 100, 2) AS drop_points
-        FROM
-        (
-            SELECT province_code, online_rate AS rate_1h
-            FROM {DB}.v_online_rate_rolling
-            WHERE scope = 'province' AND window = '1h' AND online + in_person >= {min_filings_1h}
-        ) AS h
-        INNER JOIN
-        (
+    def __init__(self, db: str) -> None:
+        self.db = db
+        self._provinces = f"(SELECT code, name FROM {db}.provinces FINAL)"
+        services = f"(SELECT code, name_vi FROM {db}.services FINAL WHERE {OFFERED_ONLINE})"
+
+        # -- variables ----------------------------------------------------------------------------------
+        # Two columns: the plugin takes the first as the value and the second as the text.
+        self.province_options = f"SELECT code, name FROM {db}.provinces FINAL ORDER BY code"
+        self.service_options = f"SELECT code, name_vi FROM {db}.services FINAL ORDER BY no, code"
+
+        # -- Toàn quốc (national overview) --------------------------------------------------------------
+        self.national_synced = f"SELECT synced AS synced_records FROM {db}.v_totals"
+        self.national_synced_online = f"SELECT synced_online AS synced_online_records FROM {db}.v_totals"
+        # Year to date in Vietnam's calendar; an empty year still gives one row (0) through the aggregates.
+        self.national_synced_ytd = _sql(f"""
             SELECT
-                province_code,
-                {ONLINE} AS online_7d,
-                {RECEIVED} AS received_7d,
-                online_7d / nullIf(received_7d, 0) AS baseline_rate
-            FROM {DB}.v_minute
-            WHERE minute >= now() - INTERVAL 7 DAY AND minute < now() - INTERVAL 1 HOUR
-            GROUP BY province_code
-            HAVING received_7d >= {min_filings_baseline}
-        ) AS b ON b.province_code = h.province_code
-        INNER JOIN {PROVINCES} AS p ON p.code = h.province_code
-        ORDER BY province_code
-    """)
+                argMax(synced_year_to_date, day) AS synced_ytd,
+                argMax(synced_online_year_to_date, day) AS synced_online_ytd
+            FROM {db}.v_cumulative_daily
+            WHERE toYear(day) = toYear(now('{TZ}'))
+        """)
+        self.national_online_rate = _scalar(db, ONLINE_RATE, "online_rate", IN_RANGE)
+        self.national_full_online_rate = _scalar(db, FULL_ONLINE_RATE, "full_online_rate", IN_RANGE)
+        self.national_postal = _scalar(db, "sumIf(submitted, channel = 3)", "postal", IN_RANGE)
+        self.national_volume = _volume(db, IN_RANGE)
+        self.national_province_rates = _rate_by(db, "province_code", self._provinces, "name", "province", IN_RANGE)
+        self.national_service_rates = _rate_by(
+            db, "service_code", services, "name_vi", "service", IN_RANGE, active_only=True
+        )
+        self.freshness = f"SELECT newest_event_age_seconds FROM {db}.v_freshness"
 
+        # -- Tỉnh/thành (one province) ------------------------------------------------------------------
+        self.province_synced = _sql(f"""
+            SELECT sum(synced) AS synced_records, sumIf(synced, channel = 2) AS synced_online_records
+            FROM {db}.v_daily
+            WHERE {PROVINCE}
+        """)
+        self.province_online_rate = _scalar(db, ONLINE_RATE, "online_rate", f"{PROVINCE} AND {IN_RANGE}")
+        self.province_full_online_rate = _scalar(db, FULL_ONLINE_RATE, "full_online_rate", f"{PROVINCE} AND {IN_RANGE}")
+        self.province_postal = _scalar(db, "sumIf(submitted, channel = 3)", "postal", f"{PROVINCE} AND {IN_RANGE}")
+        self.province_volume = _volume(db, f"{PROVINCE} AND {IN_RANGE}")
+        self.province_service_rates = _rate_by(
+            db, "service_code", services, "name_vi", "service", f"{PROVINCE} AND {IN_RANGE}", active_only=True
+        )
+        # The baseline is the 7 days before the last hour of the range, the same window the alert compares with.
+        self.province_trend = _sql(f"""
+            WITH
+            (
+                SELECT {ONLINE_RATE}
+                FROM {db}.v_minute
+                WHERE {PROVINCE}
+                    AND minute >= $__toTime - INTERVAL 7 DAY AND minute < $__toTime - INTERVAL 1 HOUR
+            ) AS baseline
+            SELECT
+                $__timeInterval(minute) AS time,
+                {ONLINE_RATE} AS online_rate,
+                any(baseline) AS baseline_7d
+            FROM {db}.v_minute
+            WHERE {PROVINCE} AND {IN_RANGE}
+            GROUP BY time
+            ORDER BY time
+        """)
 
-# Events count by arrival (processed_at); the event_time bound only prunes old partitions: anything older
-# than the 7-day lateness horizon is history, not a province's live feed.
-ALERT_PROVINCE_SILENT = _sql(f"""
-    WITH toTimeZone(now(), '{TZ}') AS local_now
-    SELECT
-        p.code AS province_code,
-        p.name AS province,
-        toUInt8(({working_hours("local_now")}) AND r.events_30m = 0) AS silent
-    FROM {PROVINCES} AS p
-    LEFT JOIN
-    (
-        SELECT province_code, count() AS events_30m
-        FROM {DB}.events
-        WHERE event_time >= now() - INTERVAL 7 DAY AND processed_at >= now64(3) - INTERVAL 30 MINUTE
-        GROUP BY province_code
-    ) AS r ON r.province_code = p.code
-    ORDER BY province_code
-""")
-ALERT_DEAD_LETTERS = _sql(f"""
-    SELECT count() AS dead_letters_15m
-    FROM {DB}.v_dead_letters
-    WHERE received_at >= now64(3) - INTERVAL 15 MINUTE
-""")
-ALERT_FRESHNESS = f"SELECT newest_event_age_seconds AS age_seconds FROM {DB}.v_freshness"
+        # -- Dịch vụ (one service) ----------------------------------------------------------------------
+        in_service = f"{SERVICE} AND {SERVICE_PROVINCES} AND {IN_RANGE}"
+        self.service_received = _scalar(db, "sum(submitted)", "received", in_service)
+        self.service_online_rate = _scalar(db, ONLINE_RATE, "online_rate", in_service)
+        self.service_province_rates = _rate_by(
+            db, "province_code", self._provinces, "name", "province", f"{SERVICE} AND {IN_RANGE}"
+        )
+        self.service_volume = _volume(db, in_service)
+        self.service_status_mix = _sql(f"""
+            SELECT s.name_vi AS status_name, sum(t.transitions) AS transitions
+            FROM {db}.v_status_minute AS t
+            INNER JOIN (SELECT code, name_vi FROM {db}.status_codes FINAL) AS s ON s.code = t.status
+            WHERE t.{SERVICE}
+                AND $__conditionalAll(t.province_code IN (${{province:singlequote}}), $province)
+                AND $__timeFilter(t.minute)
+            GROUP BY t.status, s.name_vi
+            ORDER BY t.status
+        """)
 
-DEFAULT_MIN_FILINGS_1H = 20
-DEFAULT_MIN_FILINGS_BASELINE = 50
-ALERT_ONLINE_RATE_DROP = online_rate_drop(DEFAULT_MIN_FILINGS_1H, DEFAULT_MIN_FILINGS_BASELINE)
+        # -- Sức khỏe pipeline (pipeline health) --------------------------------------------------------
+        self.pipeline_events_per_second = _sql(f"""
+            SELECT $__timeInterval(processed_at) AS time, count() / $__interval_s AS events_per_second
+            FROM {db}.v_events
+            WHERE $__timeFilter(processed_at)
+            GROUP BY time
+            ORDER BY time {FILL}
+        """)
+        self.pipeline_events_last_5m = _sql(f"""
+            SELECT count() / 300 AS events_per_second
+            FROM {db}.v_events
+            WHERE processed_at >= now64(3) - INTERVAL 5 MINUTE
+        """)
+        self.pipeline_dead_letters = _sql(f"""
+            SELECT count() AS dead_letters
+            FROM {db}.v_dead_letters
+            WHERE $__timeFilter(received_at)
+        """)
+        self.pipeline_dead_letters_by_reason = _sql(f"""
+            SELECT $__timeInterval(received_at) AS time, reason, count() AS dead_letters
+            FROM {db}.v_dead_letters
+            WHERE $__timeFilter(received_at)
+            GROUP BY time, reason
+            ORDER BY time, reason
+        """)
+        self.pipeline_dead_letter_list = _sql(f"""
+            SELECT received_at, source_topic, source_partition, source_offset, reason, errors
+            FROM {db}.v_dead_letters
+            WHERE $__timeFilter(received_at)
+            ORDER BY received_at DESC, source_partition, source_offset
+            LIMIT 100
+        """)
+        self.pipeline_late_total = f"SELECT late AS late_events FROM {db}.v_freshness"
+        self.pipeline_late_events = _sql(f"""
+            SELECT $__timeInterval(processed_at) AS time, countIf(is_late) AS late_events
+            FROM {db}.v_events
+            WHERE $__timeFilter(processed_at)
+            GROUP BY time
+            ORDER BY time {FILL}
+        """)
+        # Lag is sampled per partition; a bucket shows each partition's last sample, summed per topic.
+        self.pipeline_lag = _sql(f"""
+            SELECT time, topic, sum(last_lag) AS lag_messages
+            FROM
+            (
+                SELECT $__timeInterval(at) AS time, topic, partition, argMax(lag, at) AS last_lag
+                FROM {db}.worker_stats
+                WHERE $__timeFilter(at)
+                GROUP BY time, topic, partition
+            )
+            GROUP BY time, topic
+            ORDER BY time, topic
+        """)
+        self.pipeline_lag_now = _sql(f"""
+            SELECT sum(last_lag) AS lag_messages
+            FROM
+            (
+                SELECT topic, partition, argMax(lag, at) AS last_lag
+                FROM {db}.worker_stats
+                WHERE at >= now64(3) - INTERVAL 5 MINUTE
+                GROUP BY topic, partition
+            )
+        """)
+        self.pipeline_last_write = f"SELECT last_write_age_seconds FROM {db}.v_freshness"
+        self.pipeline_partitions = _sql(f"""
+            SELECT kafka_partition, events_offset, watermark, processed, duplicates, late, updated_at
+            FROM {db}.v_pipeline
+            ORDER BY kafka_partition
+        """)
 
+        # -- alert rules --------------------------------------------------------------------------------
+        # Events count by arrival (processed_at); the event_time bound only prunes old partitions: anything
+        # older than the 7-day lateness horizon is history, not a province's live feed.
+        self.alert_province_silent = _sql(f"""
+            WITH toTimeZone(now(), '{TZ}') AS local_now
+            SELECT
+                p.code AS province_code,
+                p.name AS province,
+                toUInt8(({working_hours("local_now")}) AND r.events_30m = 0) AS silent
+            FROM {self._provinces} AS p
+            LEFT JOIN
+            (
+                SELECT province_code, count() AS events_30m
+                FROM {db}.events
+                WHERE event_time >= now() - INTERVAL 7 DAY AND processed_at >= now64(3) - INTERVAL 30 MINUTE
+                GROUP BY province_code
+            ) AS r ON r.province_code = p.code
+            ORDER BY province_code
+        """)
+        self.alert_dead_letters = _sql(f"""
+            SELECT count() AS dead_letters_15m
+            FROM {db}.v_dead_letters
+            WHERE received_at >= now64(3) - INTERVAL 15 MINUTE
+        """)
+        self.alert_freshness = f"SELECT newest_event_age_seconds AS age_seconds FROM {db}.v_freshness"
+        self.alert_online_rate_drop = self.online_rate_drop(DEFAULT_MIN_FILINGS_1H, DEFAULT_MIN_FILINGS_BASELINE)
 
-def all_queries() -> dict[str, str]:
-    """Every SQL constant of this module by name (what the tests run)."""
-    return {name: value for name, value in globals().items() if name.isupper() and _is_query(value)}
+    def online_rate_drop(self, min_filings_1h: int, min_filings_baseline: int) -> str:
+        """Points by which each province's last-hour online rate is below its 7-day baseline.
 
+        Both windows need a minimum volume, so a province with a handful of filings cannot page anyone.
+        """
+        return _sql(f"""
+            SELECT
+                h.province_code AS province_code,
+                p.name AS province,
+                round((b.baseline_rate - h.rate_1h) * 100, 2) AS drop_points
+            FROM
+            (
+                SELECT province_code, online_rate AS rate_1h
+                FROM {self.db}.v_online_rate_rolling
+                WHERE scope = 'province' AND window = '1h' AND online + in_person >= {min_filings_1h}
+            ) AS h
+            INNER JOIN
+            (
+                SELECT
+                    province_code,
+                    {ONLINE} AS online_7d,
+                    {RECEIVED} AS received_7d,
+                    online_7d / nullIf(received_7d, 0) AS baseline_rate
+                FROM {self.db}.v_minute
+                WHERE minute >= now() - INTERVAL 7 DAY AND minute < now() - INTERVAL 1 HOUR
+                GROUP BY province_code
+                HAVING received_7d >= {min_filings_baseline}
+            ) AS b ON b.province_code = h.province_code
+            INNER JOIN {self._provinces} AS p ON p.code = h.province_code
+            ORDER BY province_code
+        """)
 
-def _is_query(value: object) -> bool:
-    # fragments (conditions, expressions, the WITH FILL clause) are not statements
-    return (
-        isinstance(value, str) and re.match(r"(SELECT|WITH)\s", value) is not None and not value.startswith("WITH FILL")
-    )
+    def statements(self) -> dict[str, str]:
+        """Every public attribute that is a statement, by name (what the tests run)."""
+        return {
+            name: value
+            for name, value in vars(self).items()
+            if not name.startswith("_") and re.match(r"(SELECT|WITH)\s", value)
+        }

@@ -4,7 +4,7 @@
     python deploy/gen_configuration.py --check    # exit 1 if the table is out of date
 
 Only the part between the BEGIN/END markers is generated; the prose around it is kept.
-tests/test_compose.py fails when the table is out of date, e.g. after a setting was added.
+tests/deploy/test_configuration_doc.py fails when the table is out of date, e.g. after a setting was added.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""The `dvcpulse` command. Subcommands live in dvcpulse/commands/, one module per group."""
+"""The `dvcpulse` command. Subcommands live in dvcpulse/commands/, one module per command or group."""
 
 from __future__ import annotations
 
-import importlib
-
 import typer
+
+from dvcpulse.commands import broker, dashboards, db, publish, schema, simulate, sql, up, worker
 
 app = typer.Typer(
     name="dvcpulse",
@@ -13,13 +13,6 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-COMMAND_MODULES = ("schema", "publish", "simulate", "broker", "worker", "db", "sql", "up", "dashboards")
-
-for _name in COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(f"dvcpulse.commands.{_name}")
-    except ModuleNotFoundError as error:  # a group still being written is simply absent
-        if error.name != f"dvcpulse.commands.{_name}":
-            raise
-        continue
+# `dvcpulse --help` lists the single commands in this order, then the groups (schema, db, dashboards).
+for _module in (schema, publish, simulate, broker, worker, db, sql, up, dashboards):
     _module.register(app)

@@ -29,8 +29,8 @@ from aiokafka.protocol.admin import ApiVersionRequest
 from pydantic import ValidationError
 
 from dvcpulse.models.decode import FieldError, decode_event, field_errors, safe_raw
+from dvcpulse.models.partitioning import key_partition
 from dvcpulse.settings import Settings
-from dvcpulse.streams.internal import key_partition
 
 log = logging.getLogger(__name__)
 

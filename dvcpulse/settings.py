@@ -13,8 +13,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# A development-only key; `dvcpulse worker` warns when it is in use (see deploy/PRODUCTION.md).
-DEV_PII_KEY = "dvcpulse-development-key-change-me"
+from dvcpulse.models.privacy import DEV_PII_KEY
 
 
 class Settings(BaseSettings):

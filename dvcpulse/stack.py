@@ -21,7 +21,7 @@ from clickhouse_connect.driver.client import Client
 
 from dvcpulse.embedded_broker import EmbeddedBroker
 from dvcpulse.settings import Settings
-from dvcpulse.sinks.chdb_server import find_running_server
+from dvcpulse.sinks.chdb_endpoint import find_running_server
 from dvcpulse.sinks.connection import connect
 from dvcpulse.sinks.migrate import migrate
 from dvcpulse.topics import ensure_topics
@@ -151,7 +151,7 @@ class LocalStack:
 
 
 def processed_events(client: Client, database: str) -> int:
-    """Events the aggregate agents have applied (duplicates included), from the partition checkpoints."""
+    """Events the `ingest` agent has applied (duplicates included), from the partition checkpoints."""
     return int(client.command(f"SELECT sum(processed) FROM {database}.v_pipeline") or 0)
 
 

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from pydantic import TypeAdapter, ValidationError
+
 from dvcpulse.models.filing_event import FilingEvent
 from dvcpulse.models.privacy import redact_raw
-from pydantic import TypeAdapter, ValidationError
 
 _ONE = TypeAdapter(FilingEvent)
 _MANY = TypeAdapter(list[FilingEvent])

@@ -10,9 +10,6 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Annotated, Any, Literal
 
-from dvcpulse.models.privacy import Withheld, hash_citizen_id
-from dvcpulse.models.reference import OnlineLevel
-from dvcpulse.seeds.reference import legacy_provinces, provinces, service_codes
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -23,6 +20,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from dvcpulse.models.privacy import Withheld, hash_citizen_id
+from dvcpulse.seeds.reference import OnlineLevel, legacy_provinces, provinces, service_codes
 
 SCHEMA_VERSION = 1
 # The range of the ClickHouse DateTime columns that aggregate events by minute and day.

@@ -7,7 +7,6 @@ A raw CCCD (12 digits) or old CMND (9 digits) number never leaves the model: val
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from functools import lru_cache
 from typing import Any
@@ -17,7 +16,9 @@ from pydantic import ValidationInfo
 # ASCII digits only, whole string (fullmatch): `\d` would take other scripts' digits, `$` a trailing newline.
 _CITIZEN_ID = re.compile(r"[0-9]{12}|[0-9]{9}")
 _HASH = re.compile(r"[0-9a-f]{32}")
-KEY_ENV = "DVCPULSE_PII_KEY"
+# The key when the caller gives none (validation context "pii_key"); the worker passes DVCPULSE_PII_KEY's value
+# and warns when it is this one (deploy/PRODUCTION.md).
+DEV_PII_KEY = "dvcpulse-development-key-change-me"
 
 
 class Withheld:
@@ -36,11 +37,7 @@ class Withheld:
 
 def _key(info: ValidationInfo | None) -> bytes:
     context = info.context if info is not None else None
-    if context and context.get("pii_key"):
-        return _encoded(context["pii_key"])
-    from dvcpulse.settings import DEV_PII_KEY
-
-    return _encoded(os.environ.get(KEY_ENV, DEV_PII_KEY))
+    return _encoded(context["pii_key"] if context and context.get("pii_key") else DEV_PII_KEY)
 
 
 @lru_cache(maxsize=8)

@@ -11,7 +11,7 @@ rules to what was actually written:
 The simulator gives every record exactly one distinct `submitted` event and exactly one distinct `synced`
 event, and marks each re-sent byte copy as such, so counting the first copy of each valid event applies
 the rules above without keeping a set of every event id (memory stays bounded by cells and days).
-tests/test_simulator.py recomputes the same figures independently from the emitted lines, with sets.
+tests/seeds/test_simulator.py recomputes the same figures independently from the emitted lines, with sets.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from typing import Any
 
 import orjson
 
-VN_OFFSET_SECONDS = 7 * 3600  # Asia/Ho_Chi_Minh is UTC+07:00 all year (no daylight saving)
+from dvcpulse.seeds.reference import VIETNAM_UTC_OFFSET_SECONDS
+
 _EPOCH_DAY = date(1970, 1, 1)
 
 SUBMITTED = "submitted"
@@ -44,12 +45,12 @@ def _local_date_of_day(day_number: int) -> str:
 
 def vn_date(epoch_seconds: int) -> str:
     """The Vietnam-time calendar date (YYYY-MM-DD) of an instant."""
-    return _local_date_of_day((epoch_seconds + VN_OFFSET_SECONDS) // 86400)
+    return _local_date_of_day((epoch_seconds + VIETNAM_UTC_OFFSET_SECONDS) // 86400)
 
 
 def vn_iso(epoch_seconds: int) -> str:
     """An instant as ISO 8601 in Vietnam time with its offset, e.g. 2025-09-01T08:30:00+07:00."""
-    hour, second = divmod(epoch_seconds + VN_OFFSET_SECONDS, 3600)
+    hour, second = divmod(epoch_seconds + VIETNAM_UTC_OFFSET_SECONDS, 3600)
     minute, second = divmod(second, 60)
     return f"{_local_hour_prefix(hour)}{minute:02d}:{second:02d}+07:00"
 

@@ -1,14 +1,60 @@
-"""Cached loaders for the reference data in seeds/data (one loader per table)."""
+"""The reference data in seeds/data: its typed entities and one cached loader per table."""
 
 from __future__ import annotations
 
 import csv
+from datetime import timedelta, timezone
 from functools import cache
 from importlib.resources import files
+from typing import Literal
 
-from dvcpulse.models.reference import LegacyProvince, Province, Service, StatusCode
+from pydantic import BaseModel, ConfigDict, Field
 
 OTHER_SERVICE = "OTHER"
+# Vietnam's time (Asia/Ho_Chi_Minh) is UTC+07:00 all year, with no daylight saving: its days and hours.
+VIETNAM_UTC_OFFSET_SECONDS = 7 * 3600
+VIETNAM_TZ = timezone(timedelta(seconds=VIETNAM_UTC_OFFSET_SECONDS), "Asia/Ho_Chi_Minh")
+
+
+OnlineLevel = Literal["full", "partial", "none"]
+
+
+class Province(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: str = Field(pattern=r"^\d{2}$")
+    name: str
+
+
+class LegacyProvince(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    old_code: str = Field(pattern=r"^\d{2}$")
+    old_name: str
+    new_code: str = Field(pattern=r"^\d{2}$")
+
+
+class Service(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: str = Field(pattern=r"^DV\d{2}$")
+    no: int = Field(ge=1, le=25)
+    name_vi: str
+    gloss_en: str
+    authority: str
+    high_volume: bool
+    online_level: OnlineLevel
+    typical_online_share: float = Field(ge=0, le=1)
+    share_source: str
+
+
+class StatusCode(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: int = Field(ge=1, le=10)
+    name_vi: str
+    name_en: str
+    terminal: bool
 
 
 def _rows(name: str) -> list[dict[str, str]]:

@@ -8,22 +8,35 @@ ClickHouse's HTTP interface instead; the SQL is the same either way.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import Protocol
 
 import clickhouse_connect
 from clickhouse_connect.driver import options as _client_options
 from clickhouse_connect.driver.client import Client
-from dvcpulse.sinks.chdb_server import find_running_server
 
-from dvcpulse.settings import Settings
+from dvcpulse.sinks.chdb_endpoint import find_running_server
 
 log = logging.getLogger(__name__)
 
 # clickhouse-connect imports pandas (about 80 MB resident) on the first insert, only to ask whether the data
 # is a DataFrame. dvcpulse never passes DataFrames (nor asks for them), so it is told pandas is absent.
+# A private module attribute (clickhouse-connect pinned below 2): tests/sinks/test_connection.py fails if
+# pandas is imported anyway.
 _client_options.pd = None
 
 
-def resolve_dsn(settings: Settings) -> str:
+class ClickHouseSettings(Protocol):
+    """What a connection needs from the caller's settings (dvcpulse.settings.Settings has it)."""
+
+    clickhouse_dsn: str | None
+    clickhouse_database: str
+
+    @property
+    def chdb_path(self) -> Path: ...
+
+
+def resolve_dsn(settings: ClickHouseSettings) -> str:
     """The DSN this process should use: the configured one, a running gateway, or chdb in-process."""
     if settings.clickhouse_dsn:
         return settings.clickhouse_dsn
@@ -34,7 +47,7 @@ def resolve_dsn(settings: Settings) -> str:
     return f"chdb://{settings.chdb_path}"
 
 
-def connect(settings: Settings, *, database: str | None = None, dsn: str | None = None) -> Client:
+def connect(settings: ClickHouseSettings, *, database: str | None = None, dsn: str | None = None) -> Client:
     """A clickhouse-connect client. `database=""` connects without selecting one (for migrations)."""
     target = dsn or resolve_dsn(settings)
     db = settings.clickhouse_database if database is None else database

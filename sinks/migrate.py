@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 
 from clickhouse_connect.driver.client import Client
+
 from dvcpulse.seeds.reference import provinces, services, status_codes
 
 _NAME = re.compile(r"^(\d{4})_([\w-]+)\.sql$")

@@ -1,38 +1,35 @@
-"""Batch writes of partition changes to ClickHouse, and the partition restore that reads them back.
+"""The ClickHouse sink: batch writes of partition changes, and the partition history a restore reads back.
 
 Order of a flush, per batch: history (and re-sends), aggregates, then the partition checkpoints. A crash
 between steps leaves rows whose values are correct for their version; the replay from the last checkpoint
-rewrites the same values (see sinks/SCHEMA.md for the argument). A restore replays the history and re-send
-rows up to the checkpoint through the same counting code.
+rewrites the same values (see sinks/SCHEMA.md for the argument). A restore reads the history and re-send
+rows up to the checkpoint (`read_partition`); the worker replays them through its counting code. What goes
+in and what comes back is defined in dvcpulse.sinks.contract.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import astuple
 from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
-from dvcpulse.streams.internal import InternalEvent
-from dvcpulse.streams.state import ChangedCells, Changes, Checkpoint, PartitionState
 
-log = logging.getLogger(__name__)
-
+from dvcpulse.sinks.contract import ChangedCells, Changes, Checkpoint, PartitionHistory, RestoredEvent
 
 EVENT_COLUMNS = [
     "event_id", "record_id", "procedure_code", "service_code", "province_code", "province_code_original",
     "agency_code", "channel", "online_level", "event_type", "status", "event_time", "due_date", "paid_online",
     "applicant_hash", "is_late", "source", "kafka_partition", "kafka_offset", "processed_at",
-]  # the InternalEvent fields in order, then where and when it was applied
+]  # the EventRow fields in order, then where and when it was applied
 AGG_COLUMNS = [
     "service_code", "province_code", "channel", "online_level", "kafka_partition", "version",
     "submitted", "synced", "status_changes",
 ]
-RESEND_COLUMNS = ["kafka_partition", "record_id", "source", "kafka_offset"]
+RESEND_COLUMNS = ["kafka_partition", "record_id", "source", "kafka_offset"]  # the partition, then a Resend
 CHECKPOINT_COLUMNS = [
     "kafka_partition", "version", "watermark", "processed", "duplicates", "late", "clock", "updated_at", "layout",
-]  # the Checkpoint fields in order between the partition and updated_at
+]  # the Checkpoint fields in order between the partition and updated_at (`version` is the partition offset)
 LAYOUT = 2  # checkpoints.layout: offsets are events-topic offsets (migration 0004)
 WORKER_STATS_COLUMNS = ["at", "worker", "topic", "partition", "position", "end_offset", "lag"]
 DEAD_LETTER_COLUMNS = [
@@ -54,7 +51,7 @@ class RetiredLayout(RuntimeError):
 
 
 class ClickHouseWriter:
-    """Writes partition changes and dead letters; restores partition state. One per worker process."""
+    """The worker's sink (dvcpulse.sinks.contract.PartitionSink) on ClickHouse. One per worker process."""
 
     def __init__(self, client: Client, database: str):
         self.client = client
@@ -123,7 +120,7 @@ class ClickHouseWriter:
             attributes += cells.attributes
             counters += cells.counters
             partitions += [changes.partition] * len(cells)
-            versions += [changes.version] * len(cells)
+            versions += [changes.offset] * len(cells)
         if not times:
             return
         submitted, synced = [c[0] for c in counters], [c[1] for c in counters]
@@ -138,8 +135,8 @@ class ClickHouseWriter:
         self._insert("dead_letters", DEAD_LETTER_COLUMNS, rows)
 
     # -- restore ------------------------------------------------------------------------------------
-    def load_partition(self, partition: int) -> PartitionState:
-        state = PartitionState(partition=partition)
+    def read_partition(self, partition: int) -> PartitionHistory | None:
+        """The partition's checkpoint, and the events and re-sends applied up to it; None if never written."""
         found = self.client.query(
             f"SELECT version, toUnixTimestamp64Milli(watermark), processed, duplicates, late, "
             f"toUnixTimestamp64Milli(clock), layout FROM {self.db}.checkpoints FINAL "
@@ -147,7 +144,7 @@ class ClickHouseWriter:
             parameters={"p": partition},
         ).result_rows
         if not found:
-            return state
+            return None
         *values, layout = (int(value) for value in found[0])
         if layout != LAYOUT:
             raise RetiredLayout(
@@ -155,8 +152,8 @@ class ClickHouseWriter:
                 "0004); its state cannot be continued. Process the events again into a new database."
             )
         checkpoint = Checkpoint(*values)
-        where = {"p": partition, "v": checkpoint.version}
-        history = self.client.query(
+        where = {"p": partition, "v": checkpoint.offset}
+        events = self.client.query(
             f"SELECT event_id, record_id, service_code, province_code, channel, online_level, event_type, status, "
             f"toUnixTimestamp64Milli(event_time), is_late, source FROM {self.db}.events "
             f"WHERE kafka_partition = {{p:UInt16}} AND kafka_offset <= {{v:UInt64}}",
@@ -167,16 +164,4 @@ class ClickHouseWriter:
             f"WHERE kafka_partition = {{p:UInt16}} AND kafka_offset <= {{v:UInt64}}",
             parameters=where,
         ).result_rows
-        state.restore(
-            (
-                InternalEvent(e, r, "", sv, pv, "", "", ch, lv, kind, st, t, None, None, "", late, src)
-                for e, r, sv, pv, ch, lv, kind, st, t, late, src in history
-            ),
-            resends,
-            checkpoint,
-        )
-        log.info(
-            "restored partition %d at offset %d: %d records from %d history rows and %d re-sends",
-            partition, state.offset, len(state.records), len(history), len(resends),
-        )  # fmt: skip
-        return state
+        return PartitionHistory(checkpoint, [RestoredEvent._make(row) for row in events], resends)

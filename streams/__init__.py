@@ -1,1 +1,1 @@
-"""The Faust app and its two agents: ingest (validate, route by record) and aggregate (dedup, count)."""
+"""The Faust app and its one agent, `ingest`: validate, route by record, deduplicate and count, write."""

@@ -7,16 +7,18 @@ was applied: redelivered messages are skipped by offset.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
-from dvcpulse.sinks.writer import ClickHouseWriter
-from dvcpulse.streams.internal import InternalEvent
-from dvcpulse.streams.state import Changes, PartitionState
+from dvcpulse.sinks.contract import Changes, EventRow, PartitionSink
+from dvcpulse.streams.state import PartitionState
+
+log = logging.getLogger(__name__)
 
 
 class Aggregator:
-    def __init__(self, writer: ClickHouseWriter):
-        self.writer = writer
+    def __init__(self, sink: PartitionSink):
+        self.sink = sink
         self.states: dict[int, PartitionState] = {}
         self.written: dict[int, int] = {}  # partition -> next offset to read after what ClickHouse holds
 
@@ -27,17 +29,25 @@ class Aggregator:
             self.written.pop(partition, None)
 
     def load(self, partitions: Iterable[int]) -> None:
-        """Restore the partitions not in memory (blocking: reads ClickHouse)."""
+        """Restore the partitions not in memory from what the sink holds (blocking: reads ClickHouse)."""
         for partition in partitions:
             if partition not in self.states:
-                state = self.states[partition] = self.writer.load_partition(partition)
+                state = PartitionState(partition=partition)
+                history = self.sink.read_partition(partition)
+                if history is not None:
+                    state.restore(history)
+                    log.info(
+                        "restored partition %d at offset %d: %d records from %d history rows and %d re-sends",
+                        partition, state.offset, len(state.records), len(history.events), len(history.resends),
+                    )  # fmt: skip
+                self.states[partition] = state
                 self.written[partition] = state.offset + 1
 
-    def apply(self, applied: list[tuple[int, int, list[InternalEvent]]]) -> list[Changes]:
+    def apply(self, to_apply: list[tuple[int, int, list[EventRow]]]) -> list[Changes]:
         """Apply (partition, offset, events) in offset order per partition; returns the changes to write."""
         touched: dict[int, PartitionState] = {}
         try:
-            for partition, offset, events in applied:
+            for partition, offset, events in to_apply:
                 state = touched[partition] = self.states[partition]
                 state.apply_message(offset, events)
         except Exception:
@@ -49,7 +59,7 @@ class Aggregator:
         """Write a batch's dead letters and changes (blocking). Rows are stamped with partition offsets, so a
         flush of a partition revoked meanwhile writes the same values its new owner writes."""
         if dead_letter_rows:
-            self.writer.write_dead_letters(dead_letter_rows)
-        self.writer.write(changes)
+            self.sink.write_dead_letters(dead_letter_rows)
+        self.sink.write(changes)
         for change in changes:
-            self.written[change.partition] = change.version + 1
+            self.written[change.partition] = change.offset + 1

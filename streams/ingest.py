@@ -16,16 +16,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
 from dvcpulse.models.decode import RejectedEvent, decode_message, message_rejected
+from dvcpulse.models.partitioning import record_partition
+from dvcpulse.sinks.contract import EventRow
 from dvcpulse.streams.internal import (
     ORIGIN_HEADER,
-    InternalEvent,
     decode_origins,
     encode_origins,
     epoch_ms,
     from_model,
     message_hash,
-    record_partition,
     source_in,
 )
 from dvcpulse.streams.state import PartitionState
@@ -106,7 +107,7 @@ class Forward:
 
 @dataclass(slots=True)
 class Routed:
-    applied: list[tuple[int, int, list[InternalEvent]]] = field(default_factory=list)  # (partition, offset, own)
+    to_apply: list[tuple[int, int, list[EventRow]]] = field(default_factory=list)  # (partition, offset, own)
     forwards: dict[int, Forward] = field(default_factory=lambda: defaultdict(Forward))
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
@@ -129,8 +130,8 @@ def route(
         state = states.get(message.partition)
         if state is None or message.offset <= state.offset:
             continue
-        own: list[InternalEvent] = []
-        routed.applied.append((message.partition, message.offset, own))
+        own: list[EventRow] = []
+        routed.to_apply.append((message.partition, message.offset, own))
         decoded = decode_message(message.value, context)
         origins = None
         header = message.header(ORIGIN_HEADER)

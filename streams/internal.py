@@ -1,4 +1,4 @@
-"""Validated events as compact tuples, the partition that owns a record, and the origin of forwarded events.
+"""Validated events as the sink's rows, the partition that owns a record, and the origin of forwarded events.
 
 An event reaching a partition other than its record's is forwarded to the right partition of the same
 topic, as the original JSON with an `dvcpulse-origin` header (see streams.ingest). Times are UTC epoch
@@ -8,34 +8,14 @@ milliseconds so nothing is parsed twice.
 from __future__ import annotations
 
 import hashlib
-import zlib
 from datetime import datetime, timedelta, tzinfo
-from typing import NamedTuple
 
 import orjson
+
 from dvcpulse.models.filing_event import FilingEvent
+from dvcpulse.sinks.contract import EventRow
 
 ORIGIN_HEADER = "dvcpulse-origin"
-
-
-class InternalEvent(NamedTuple):
-    event_id: str
-    record_id: str
-    procedure_code: str
-    service_code: str
-    province_code: str
-    province_code_original: str
-    agency_code: str
-    channel: int
-    online_level: str
-    event_type: str
-    status: int
-    event_time_ms: int
-    due_date_ms: int | None
-    paid_online: bool | None
-    applicant_hash: str
-    late: bool = False  # beyond the lateness horizon when it reached its source partition (see streams.ingest)
-    source: int = 0  # hash of (topic, partition, offset, index) it came from: tells a replay from a re-send
 
 
 _SOURCE_MASK = (1 << 63) - 1  # 63 bits: fits ClickHouse Int64 and JSON integers everywhere
@@ -76,10 +56,10 @@ def source_in(message: int, index: int) -> int:
 
 def from_model(
     event: FilingEvent, late: bool = False, source: int = 0, event_time_ms: int | None = None
-) -> InternalEvent:
+) -> EventRow:
     fields = event.__dict__  # pydantic keeps field values here: reading them directly is cheaper
     due_date = fields["due_date"]
-    return InternalEvent(
+    return EventRow(
         fields["event_id"],
         fields["record_id"],
         fields["procedure_code"],
@@ -98,20 +78,6 @@ def from_model(
         late,
         source,
     )
-
-
-def record_partition(record_id: str, partitions: int) -> int:
-    """The events-topic partition owning a record: CRC-32 of the UTF-8 record id modulo the partition count.
-
-    It is librdkafka's default for keyed messages (kcat, confluent-kafka clients), so a producer keying
-    each event by its record id, or choosing the partition with this function, needs no forwarding.
-    """
-    return key_partition(record_id.encode(), partitions)
-
-
-def key_partition(key: bytes, partitions: int) -> int:
-    """`record_partition` of a record id already encoded (a Kafka message key)."""
-    return zlib.crc32(key) % partitions
 
 
 def encode_origins(origins: list[tuple[int, bool]]) -> bytes:

@@ -8,15 +8,27 @@ it, forever). On a clean stop we send LeaveGroup anyway; a crash still relies on
 
 from __future__ import annotations
 
+import logging
+
 import faust
 from faust.transport.drivers import aiokafka as driver
+
+log = logging.getLogger(__name__)
+
+
+# aiokafka (pinned below 0.15) sends LeaveGroup on close only when its coordinator's `_group_instance_id` is
+# None; tests/streams/test_membership.py fails if that attribute or that check goes away.
+STATIC_ID_ATTRIBUTE = "_group_instance_id"
 
 
 class LeavingConsumerThread(driver.AIOKafkaConsumerThread):
     async def on_thread_stop(self) -> None:
         coordinator = getattr(self._consumer, "_coordinator", None)
         if coordinator is not None:
-            coordinator._group_instance_id = None  # aiokafka sends LeaveGroup only for dynamic members
+            if hasattr(coordinator, STATIC_ID_ATTRIBUTE):
+                setattr(coordinator, STATIC_ID_ATTRIBUTE, None)
+            else:
+                log.error("this aiokafka has no %s: the worker cannot leave its group", STATIC_ID_ATTRIBUTE)
         await super().on_thread_stop()
 
 

@@ -27,20 +27,27 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from dvcpulse.streams.internal import InternalEvent
+from dvcpulse.seeds.reference import VIETNAM_UTC_OFFSET_SECONDS
+from dvcpulse.sinks.contract import (
+    Attributes,
+    ChangedCells,
+    Changes,
+    Checkpoint,
+    EventRow,
+    PartitionHistory,
+    Resend,
+    RestoredEvent,
+)
 
 # A cell: (minute as epoch seconds UTC, service, province, channel, online level)
 Cell = tuple[int, str, str, int, str]
 # A day cell: (Vietnam-time day as days since 1970-01-01, service, province, channel, online level)
 DayCell = tuple[int, str, str, int, str]
-Attributes = tuple[str, str, int, str]  # service, province, channel, online level
 
 SUBMITTED, SYNCED = 0, 1
 COUNTERS = 12  # submitted, synced, status changes for codes 1..10
-VN_OFFSET_S = 7 * 3600
 
 # Cell keys: (epoch minute or Vietnam day) << ATTR_BITS | attributes id.
 ATTR_BITS = 20
@@ -89,15 +96,15 @@ def unpack_counts(packed: int) -> tuple[int, ...]:
 
 
 def _day_key(cell: int) -> int:
-    return ((cell >> ATTR_BITS) * 60 + VN_OFFSET_S) // 86400 << ATTR_BITS | cell & ATTR_MASK
+    return ((cell >> ATTR_BITS) * 60 + VIETNAM_UTC_OFFSET_SECONDS) // 86400 << ATTR_BITS | cell & ATTR_MASK
 
 
 @dataclass
 class PartitionState:
     partition: int
     offset: int = -1  # last applied events-topic offset
-    watermark_ms: int = 0
-    clock_ms: int = 0  # newest event time read from this partition (forwarded events aside); 0: none yet
+    newest_event_ms: int = 0  # newest event time applied
+    lateness_clock_ms: int = 0  # newest event time read from this partition (forwarded events aside); 0: none yet
     processed: int = 0
     duplicates: int = 0
     late: int = 0
@@ -109,11 +116,11 @@ class PartitionState:
     # changes since the last flush
     dirty_minutes: set[int] = field(default_factory=set)  # cell keys
     dirty_days: set[int] = field(default_factory=set)
-    history: list[tuple[InternalEvent, int]] = field(default_factory=list)  # (event, events-topic offset)
-    resends: list[tuple[str, int, int]] = field(default_factory=list)  # (record id, source, offset)
+    history: list[tuple[EventRow, int]] = field(default_factory=list)  # (event, events-topic offset)
+    resends: list[Resend] = field(default_factory=list)
 
     # -- counting ------------------------------------------------------------------------------------
-    def apply_message(self, offset: int, events: list[InternalEvent]) -> bool:
+    def apply_message(self, offset: int, events: list[EventRow]) -> bool:
         """Apply the events of one message of this partition (those its records own); False when the message
         was already applied (a replay)."""
         if offset <= self.offset:
@@ -129,9 +136,9 @@ class PartitionState:
         The partition's order is the producer's own (a portal syncing its backlog), so a bulk backfill is
         judged the same however the worker batches it, and after a restore (the clock is checkpointed).
         """
-        if event_time_ms > self.clock_ms:
-            self.clock_ms = event_time_ms
-        return event_time_ms < self.clock_ms - horizon_ms
+        if event_time_ms > self.lateness_clock_ms:
+            self.lateness_clock_ms = event_time_ms
+        return event_time_ms < self.lateness_clock_ms - horizon_ms
 
     def _attribute_id(self, attributes: Attributes) -> int:
         found = self.attribute_ids.get(attributes)
@@ -148,7 +155,7 @@ class PartitionState:
         self.days[day] = self.days.get(day, 0) + step
         self.dirty_days.add(day)
 
-    def _apply(self, event: InternalEvent, offset: int) -> None:
+    def _apply(self, event: EventRow | RestoredEvent, offset: int) -> None:
         record_id = event.record_id
         seen, sources, submitted, synced, statuses = self.records.get(record_id, EMPTY_RECORD)
         source = event.source.to_bytes(8, "big")
@@ -159,14 +166,14 @@ class PartitionState:
         digest = event_digest(event.event_id)
         if _holds(seen, digest):
             self.duplicates += 1  # re-sent by the portal
-            self.resends.append((record_id, event.source, offset))
+            self.resends.append(Resend(record_id, event.source, offset))
             self.records[record_id] = (seen, sources, submitted, synced, statuses)
             return
         seen += digest
         time_ms = event.event_time_ms
         self.history.append((event, offset))
-        if time_ms > self.watermark_ms:
-            self.watermark_ms = time_ms
+        if time_ms > self.newest_event_ms:
+            self.newest_event_ms = time_ms
         if event.late:
             self.late += 1
         else:
@@ -193,17 +200,17 @@ class PartitionState:
         self._bump(cell, index, 1)
         return order + cell.to_bytes(8, "big")
 
-    def restore(
-        self, history: Iterable[InternalEvent], resends: Iterable[tuple[str, int]], checkpoint: Checkpoint
-    ) -> None:
-        """Rebuild the state at `checkpoint` from the events applied up to it and the re-sends seen up to
-        it (in any order: no rule depends on it), then take the checkpoint's counters."""
-        for event in history:
-            self._apply(event, checkpoint.version)
-        for record_id, source in resends:
+    def restore(self, history: PartitionHistory) -> None:
+        """Rebuild the state at the history's checkpoint from the events applied up to it and the re-sends seen
+        up to it (in any order: no rule depends on it), then take the checkpoint's counters."""
+        checkpoint = history.checkpoint
+        for event in history.events:
+            self._apply(event, checkpoint.offset)
+        for record_id, source in history.resends:
             seen, sources, submitted, synced, statuses = self.records[record_id]
             self.records[record_id] = (seen, sources + source.to_bytes(8, "big"), submitted, synced, statuses)
-        self.offset, self.watermark_ms, self.clock_ms = checkpoint.version, checkpoint.watermark_ms, checkpoint.clock_ms
+        self.offset, self.newest_event_ms = checkpoint.offset, checkpoint.newest_event_ms
+        self.lateness_clock_ms = checkpoint.lateness_clock_ms
         self.processed, self.duplicates, self.late = checkpoint.processed, checkpoint.duplicates, checkpoint.late
         self.dirty_minutes.clear()
         self.dirty_days.clear()
@@ -226,13 +233,13 @@ class PartitionState:
     def take_changes(self) -> Changes:
         changes = Changes(
             partition=self.partition,
-            version=self.offset,
+            offset=self.offset,
             resends=self.resends,
             minutes=self._changed(self.dirty_minutes, self.minutes, 60),
             days=self._changed(self.dirty_days, self.days, 1),
             history=self.history,
             checkpoint=Checkpoint(
-                self.offset, self.watermark_ms, self.processed, self.duplicates, self.late, self.clock_ms
+                self.offset, self.newest_event_ms, self.processed, self.duplicates, self.late, self.lateness_clock_ms
             ),
         )
         self.dirty_minutes, self.dirty_days = set(), set()
@@ -248,41 +255,3 @@ class PartitionState:
             [unpack_counts(counters[key]) for key in keys],
         )
 
-
-@dataclass(slots=True)
-class ChangedCells:
-    """Changed cells of one table as columns, ready to insert (built without a Python object per value)."""
-
-    times: list[int]  # minute cells: the minute in epoch seconds (UTC); day cells: Vietnam day, days since 1970
-    attributes: list[Attributes]
-    counters: list[tuple[int, ...]]  # COUNTERS each
-
-    def __len__(self) -> int:
-        return len(self.times)
-
-    def as_dict(self) -> dict[tuple[object, ...], tuple[int, ...]]:
-        """{(time, *attributes): counters}: readable, for tests and tools."""
-        return {(t, *a): c for t, a, c in zip(self.times, self.attributes, self.counters, strict=True)}
-
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    version: int
-    watermark_ms: int
-    processed: int
-    duplicates: int
-    late: int
-    clock_ms: int
-
-
-@dataclass(slots=True)
-class Changes:
-    """What one flush writes for one partition, all stamped with `version` (the partition offset)."""
-
-    partition: int
-    version: int
-    minutes: ChangedCells
-    days: ChangedCells
-    history: list[tuple[InternalEvent, int]]
-    resends: list[tuple[str, int, int]]
-    checkpoint: Checkpoint

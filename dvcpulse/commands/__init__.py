@@ -1,1 +1,1 @@
-"""One module per command group; each exposes `register(app)`."""
+"""One module per command or command group: the commands are module-level functions; `register(app)` adds them."""

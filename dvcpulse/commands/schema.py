@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -102,18 +102,19 @@ def event_json_schema() -> dict[str, Any]:
     return schema
 
 
+def export(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")] = None,
+) -> None:
+    """Write the FilingEvent JSON Schema (draft 2020-12)."""
+    text = orjson.dumps(event_json_schema(), option=orjson.OPT_INDENT_2).decode() + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}", err=True)
+
+
 def register(app: typer.Typer) -> None:
     schema_app = typer.Typer(help="The event schema.", no_args_is_help=True)
+    schema_app.command("export")(export)
     app.add_typer(schema_app, name="schema")
-
-    @schema_app.command("export")
-    def export(
-        out: Path = typer.Option(None, "--out", "-o", help="Write here instead of standard output."),
-    ) -> None:
-        """Write the FilingEvent JSON Schema (draft 2020-12)."""
-        text = orjson.dumps(event_json_schema(), option=orjson.OPT_INDENT_2).decode() + "\n"
-        if out is None:
-            typer.echo(text, nl=False)
-        else:
-            out.write_text(text, encoding="utf-8")
-            typer.echo(f"wrote {out}", err=True)

@@ -3,7 +3,8 @@
     dvcpulse simulate --profile 2025 --records 20000 --out out/events.jsonl   # + out/events.jsonl.truth.json
     dvcpulse simulate --records 5000 --duplicates 0.02 --out-of-order 0.05 --malformed 0.01 --out - | head
 
-The generator and its calibration live in seeds/simulator.py; the counting rules in seeds/ground_truth.py.
+The generator and its calibration live in dvcpulse.seeds.simulator; the counting rules in
+dvcpulse.seeds.ground_truth.
 With --rate the lines go through dvcpulse.publisher, which validates before sending: malformed lines are
 rejected there and never reach Kafka (the truth counts them for nothing either way).
 """
@@ -16,7 +17,7 @@ import time
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -31,7 +32,8 @@ class ProfileName(StrEnum):
 
 
 def _fraction(name: str, help_text: str) -> Any:
-    return typer.Option(0.0, name, min=0.0, max=1.0, help=help_text)
+    """An option taking a fraction, 0 to 1 (the parameter gives the default, 0.0)."""
+    return typer.Option(name, min=0.0, max=1.0, help=help_text)
 
 
 def _config(**options: Any) -> SimulationConfig:
@@ -77,55 +79,68 @@ def _summary(truth: dict[str, Any], target: str, seconds: float) -> str:
     )
 
 
+def simulate_command(
+    profile: Annotated[ProfileName, typer.Option("--profile", help="Calibration: 2022 or 2025.")] = ProfileName.y2025,
+    records: Annotated[
+        int | None,
+        typer.Option("--records", min=0, help="Records (filings); default: the profile's daily volume x --days."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed and options, same bytes.")] = 1,
+    start: Annotated[
+        str, typer.Option("--start", help="ISO 8601 (no offset = Vietnam time), or 'now'.")
+    ] = "2025-09-01T00:00:00+07:00",
+    days: Annotated[float, typer.Option("--days", min=0.001, help="Submissions are spread over this many days.")] = 1.0,
+    duplicates: Annotated[float, _fraction("--duplicates", "Fraction of events re-sent later as exact copies.")] = 0.0,
+    out_of_order: Annotated[
+        float, _fraction("--out-of-order", "Fraction of events displaced by up to 300 lines.")
+    ] = 0.0,
+    late: Annotated[
+        float, _fraction("--late", "Fraction of records stamped --late-by earlier (a synced backlog).")
+    ] = 0.0,
+    late_by: Annotated[
+        str, typer.Option("--late-by", help="How much earlier late records are stamped: 2d, 36h.")
+    ] = "2d",
+    malformed: Annotated[float, _fraction("--malformed", "Extra bad lines per event (each kind in turn).")] = 0.0,
+    legacy_codes: Annotated[
+        float, _fraction("--legacy-codes", "Fraction of records sending a pre-2025 province code.")
+    ] = 0.0,
+    out: Annotated[str, typer.Option("--out", "-o", help="JSONL file, or - for standard output.")] = "-",
+    truth: Annotated[
+        Path | None,
+        typer.Option("--truth", help="Ground truth JSON; default: <out>.truth.json (none for standard output)."),
+    ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option("--rate", min=0.001, help="Publish to Kafka at this many events/s instead of writing a file."),
+    ] = None,
+    bootstrap: Annotated[str | None, typer.Option("--bootstrap", help="With --rate: Kafka bootstrap servers.")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="With --rate: " + DATA_DIR_HELP)] = None,
+) -> None:
+    """Generate filing events calibrated to published figures, with their ground truth."""
+    config = _config(
+        profile=profile.value, records=records, seed=seed, start=start, days=days, duplicates=duplicates,
+        out_of_order=out_of_order, late=late, late_by=late_by, malformed=malformed, legacy_codes=legacy_codes,
+    )  # fmt: skip
+    began = time.perf_counter()
+    run = simulate(config)
+    if rate is not None:
+        target, truth_path = _publish(run, rate, bootstrap, data_dir), truth
+    elif out == "-":
+        write_lines(run, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        target, truth_path = "standard output", truth
+    else:
+        path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as sink:
+            write_lines(run, sink)
+        target, truth_path = str(path), truth or truth_path_for(path)
+    result = run.truth()
+    if truth_path is not None:
+        write_truth(truth_path, result)
+        target += f" (truth: {truth_path})"
+    typer.echo(_summary(result, target, time.perf_counter() - began), err=True)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("simulate")
-    def simulate_command(
-        profile: ProfileName = typer.Option(ProfileName.y2025, "--profile", help="Calibration: 2022 or 2025."),
-        records: int | None = typer.Option(
-            None, "--records", min=0, help="Records (filings); default: the profile's daily volume x --days."
-        ),
-        seed: int = typer.Option(1, "--seed", help="Same seed and options, same bytes."),
-        start: str = typer.Option(
-            "2025-09-01T00:00:00+07:00", "--start", help="ISO 8601 (no offset = Vietnam time), or 'now'."
-        ),
-        days: float = typer.Option(1.0, "--days", min=0.001, help="Submissions are spread over this many days."),
-        duplicates: float = _fraction("--duplicates", "Fraction of events re-sent later as exact copies."),
-        out_of_order: float = _fraction("--out-of-order", "Fraction of events displaced by up to 300 lines."),
-        late: float = _fraction("--late", "Fraction of records stamped --late-by earlier (a synced backlog)."),
-        late_by: str = typer.Option("2d", "--late-by", help="How much earlier late records are stamped: 2d, 36h."),
-        malformed: float = _fraction("--malformed", "Extra bad lines per event (each kind in turn)."),
-        legacy_codes: float = _fraction("--legacy-codes", "Fraction of records sending a pre-2025 province code."),
-        out: str = typer.Option("-", "--out", "-o", help="JSONL file, or - for standard output."),
-        truth: Path | None = typer.Option(
-            None, "--truth", help="Ground truth JSON; default: <out>.truth.json (none for standard output)."
-        ),
-        rate: float | None = typer.Option(
-            None, "--rate", min=0.001, help="Publish to Kafka at this many events/s instead of writing a file."
-        ),
-        bootstrap: str | None = typer.Option(None, "--bootstrap", help="With --rate: Kafka bootstrap servers."),
-        data_dir: Path | None = typer.Option(None, "--data-dir", help="With --rate: " + DATA_DIR_HELP),
-    ) -> None:
-        """Generate filing events calibrated to published figures, with their ground truth."""
-        config = _config(
-            profile=profile.value, records=records, seed=seed, start=start, days=days, duplicates=duplicates,
-            out_of_order=out_of_order, late=late, late_by=late_by, malformed=malformed, legacy_codes=legacy_codes,
-        )  # fmt: skip
-        began = time.perf_counter()
-        run = simulate(config)
-        if rate is not None:
-            target, truth_path = _publish(run, rate, bootstrap, data_dir), truth
-        elif out == "-":
-            write_lines(run, sys.stdout.buffer)
-            sys.stdout.buffer.flush()
-            target, truth_path = "standard output", truth
-        else:
-            path = Path(out)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("wb") as sink:
-                write_lines(run, sink)
-            target, truth_path = str(path), truth or truth_path_for(path)
-        result = run.truth()
-        if truth_path is not None:
-            write_truth(truth_path, result)
-            target += f" (truth: {truth_path})"
-        typer.echo(_summary(result, target, time.perf_counter() - began), err=True)
+    app.command("simulate")(simulate_command)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -149,60 +149,64 @@ def render(feed: Feed, figures: dict[str, Any], rates: tuple[float, float], proc
     )
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("up")
-    def up(
-        records: int = typer.Option(None, "--records", help="Filings to simulate [default: a national day]."),
-        profile: str = typer.Option("2025", "--profile", help=f"Simulator profile: {', '.join(PROFILES)}."),
-        seed: int = typer.Option(1, "--seed"),
-        speedup: float = typer.Option(60.0, "--speedup", help="Simulated seconds per real second (live mode)."),
-        rate: float = typer.Option(None, "--rate", help="Events/s to publish [default: realistic x speed-up]."),
-        input_file: Path = typer.Option(None, "--input", help="Process this JSONL file instead of simulating."),
-        until_drained: bool = typer.Option(False, "--until-drained", help="No live view; exit when processed."),
-        as_json: bool = typer.Option(False, "--json", help="Print the final summary as one JSON object."),
-        data_dir: Path = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
-        timeout: float = typer.Option(1800, "--timeout", help="With --until-drained: give up after this long."),
-    ) -> None:
-        """Run everything locally (an Apache Kafka broker + chdb): worker, simulator and a live terminal view."""
-        settings = load_settings(data_dir)
-        simulation = None
-        if input_file is not None:
-            if not input_file.exists():
-                fail(f"{input_file} does not exist")
-            lines: Iterator[bytes] = (line for line in input_file.open("rb"))
-            publish_rate = rate
-        else:
-            start = (datetime.now(tz=UTC) - timedelta(days=1)).replace(microsecond=0)
-            config = SimulationConfig(profile=profile, records=records, seed=seed, start=start.isoformat())
-            simulation = simulate(config)
-            lines = iter(simulation)
-            events_per_day = config.record_count * 4.3  # ~4.3 events per filing
-            publish_rate = rate or (None if until_drained else max(events_per_day / 86400 * speedup, 1.0))
-        started = time.monotonic()
-        stack = LocalStack(settings)
-        feed: Feed | None = None
-        console.print(f"[bold]dvcpulse up[/]: data in {settings.data_dir.resolve()}")
-        try:
-            stack.start()
-            stack.start_worker("w1")
-            console.print(f"kafka {stack.bootstrap} · clickhouse {stack.clickhouse_url} · worker started")
-            feed = Feed(lines, stack, publish_rate).start()
-            feed.simulation = simulation
-            figures = _wait_drained(stack, feed, timeout) if until_drained else _live(stack, feed)
-        except KeyboardInterrupt:
-            if feed is not None:
-                feed.stop()
-            figures = snapshot(stack) if stack.clickhouse_url else {}
-        except (BrokerError, KafkaJarsError) as error:
-            fail(str(error))
-        finally:
-            console.print("stopping …")
-            if feed is not None:
-                feed.stop()
-            stack.stop()
-        if feed is None:
-            fail("stopped before anything was published")
-        _report(figures, feed, simulation, time.monotonic() - started, settings.data_dir, as_json)
+def up(
+    records: Annotated[
+        int | None, typer.Option("--records", help="Filings to simulate [default: a national day].")
+    ] = None,
+    profile: Annotated[str, typer.Option("--profile", help=f"Simulator profile: {', '.join(PROFILES)}.")] = "2025",
+    seed: Annotated[int, typer.Option("--seed")] = 1,
+    speedup: Annotated[float, typer.Option("--speedup", help="Simulated seconds per real second (live mode).")] = 60.0,
+    rate: Annotated[
+        float | None, typer.Option("--rate", help="Events/s to publish [default: realistic x speed-up].")
+    ] = None,
+    input_file: Annotated[
+        Path | None, typer.Option("--input", help="Process this JSONL file instead of simulating.")
+    ] = None,
+    until_drained: Annotated[bool, typer.Option("--until-drained", help="No live view; exit when processed.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the final summary as one JSON object.")] = False,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help=DATA_DIR_HELP)] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="With --until-drained: give up after this long.")] = 1800,
+) -> None:
+    """Run everything locally (an Apache Kafka broker + chdb): worker, simulator and a live terminal view."""
+    settings = load_settings(data_dir)
+    simulation = None
+    if input_file is not None:
+        if not input_file.exists():
+            fail(f"{input_file} does not exist")
+        lines: Iterator[bytes] = (line for line in input_file.open("rb"))
+        publish_rate = rate
+    else:
+        start = (datetime.now(tz=UTC) - timedelta(days=1)).replace(microsecond=0)
+        config = SimulationConfig(profile=profile, records=records, seed=seed, start=start.isoformat())
+        simulation = simulate(config)
+        lines = iter(simulation)
+        events_per_day = config.record_count * 4.3  # ~4.3 events per filing
+        publish_rate = rate or (None if until_drained else max(events_per_day / 86400 * speedup, 1.0))
+    started = time.monotonic()
+    stack = LocalStack(settings)
+    feed: Feed | None = None
+    console.print(f"[bold]dvcpulse up[/]: data in {settings.data_dir.resolve()}")
+    try:
+        stack.start()
+        stack.start_worker("w1")
+        console.print(f"kafka {stack.bootstrap} · clickhouse {stack.clickhouse_url} · worker started")
+        feed = Feed(lines, stack, publish_rate).start()
+        feed.simulation = simulation
+        figures = _wait_drained(stack, feed, timeout) if until_drained else _live(stack, feed)
+    except KeyboardInterrupt:
+        if feed is not None:
+            feed.stop()
+        figures = snapshot(stack) if stack.clickhouse_url else {}
+    except (BrokerError, KafkaJarsError) as error:
+        fail(str(error))
+    finally:
+        console.print("stopping …")
+        if feed is not None:
+            feed.stop()
+        stack.stop()
+    if feed is None:
+        fail("stopped before anything was published")
+    _report(figures, feed, simulation, time.monotonic() - started, settings.data_dir, as_json)
 
 
 def _wait_drained(stack: LocalStack, feed: Feed, timeout: float) -> dict[str, Any]:
@@ -264,3 +268,7 @@ def _report(
             table.add_row(key, _pct(value) if key.endswith(("share", "rate")) else f"{value}")
     Console().print(table)
     typer.echo(f'query it: dvcpulse sql --data-dir {data_dir} "SELECT * FROM v_totals"')
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)

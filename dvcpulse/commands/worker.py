@@ -1,10 +1,11 @@
-"""`dvcpulse worker`: run the Faust stream worker (ingest + aggregate agents)."""
+"""`dvcpulse worker`: run the Faust stream worker (one agent, `ingest`: validate, route, aggregate, write)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -53,17 +54,22 @@ def run_worker(settings: Settings, *, run_migrations: bool, loglevel: str = "inf
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
 
 
+def worker(
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help=DATA_DIR_HELP)] = None,
+    web_port: Annotated[
+        int | None, typer.Option("--web-port", help="Faust web port (0 disables it); one per worker.")
+    ] = None,
+    migrate_first: Annotated[
+        bool | None,
+        typer.Option("--migrate/--no-migrate", help="Apply ClickHouse migrations first [default: yes when embedded]."),
+    ] = None,
+    loglevel: Annotated[str, typer.Option("--loglevel")] = "info",
+) -> None:
+    """Consume filing events, deduplicate and aggregate them into ClickHouse (runs until stopped)."""
+    settings = load_settings(data_dir, web_port=web_port)
+    run_migrations = migrate_first if migrate_first is not None else settings.clickhouse_dsn is None
+    run_worker(settings, run_migrations=run_migrations, loglevel=loglevel)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("worker")
-    def worker(
-        data_dir: Path = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
-        web_port: int = typer.Option(None, "--web-port", help="Faust web port (0 disables it); one per worker."),
-        migrate_first: bool = typer.Option(
-            None, "--migrate/--no-migrate", help="Apply ClickHouse migrations first [default: yes when embedded]."
-        ),
-        loglevel: str = typer.Option("info", "--loglevel"),
-    ) -> None:
-        """Consume filing events, deduplicate and aggregate them into ClickHouse (runs until stopped)."""
-        settings = load_settings(data_dir, web_port=web_port)
-        run_migrations = migrate_first if migrate_first is not None else settings.clickhouse_dsn is None
-        run_worker(settings, run_migrations=run_migrations, loglevel=loglevel)
+    app.command("worker")(worker)

@@ -1,0 +1,128 @@
+"""What the worker hands the sink and what the sink hands back: the sink's contract, in named columns.
+
+A flush writes, per partition, one `Changes`: the events applied for the first time (`EventRow`, the events
+table's columns in order, with the events-topic offset of the message that carried each), the re-sent ones,
+the cells whose counters changed (cumulative partition-local values) and the partition's `Checkpoint`;
+everything stamped with the partition's offset. A restore reads back a `PartitionHistory`: the checkpoint,
+the events applied up to it (`RestoredEvent`, the columns counting needs) and the re-sends up to it.
+The worker's state (dvcpulse.streams.state) produces the first and replays the second; this module knows
+nothing of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
+
+
+class EventRow(NamedTuple):
+    """A validated event as the events table stores it (times as UTC epoch milliseconds)."""
+
+    event_id: str
+    record_id: str
+    procedure_code: str
+    service_code: str
+    province_code: str
+    province_code_original: str
+    agency_code: str
+    channel: int
+    online_level: str
+    event_type: str
+    status: int
+    event_time_ms: int
+    due_date_ms: int | None
+    paid_online: bool | None
+    applicant_hash: str
+    late: bool = False  # beyond the lateness horizon when it reached its source partition
+    source: int = 0  # hash of (topic, partition, offset, index) it came from: tells a replay from a re-send
+
+
+class RestoredEvent(NamedTuple):
+    """The columns of an applied event that counting needs, as a restore reads them back."""
+
+    event_id: str
+    record_id: str
+    service_code: str
+    province_code: str
+    channel: int
+    online_level: str
+    event_type: str
+    status: int
+    event_time_ms: int
+    late: bool
+    source: int
+
+
+Attributes = tuple[str, str, int, str]  # service, province, channel, online level
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A partition's progress: what was applied up to `offset`, with the clocks lateness is judged by."""
+
+    offset: int  # last applied events-topic offset
+    newest_event_ms: int  # newest event time applied in the partition
+    processed: int
+    duplicates: int
+    late: int
+    lateness_clock_ms: int  # newest event time read from the partition itself (forwarded events aside)
+
+
+@dataclass(slots=True)
+class ChangedCells:
+    """Changed cells of one table as columns, ready to insert (built without a Python object per value)."""
+
+    times: list[int]  # minute cells: the minute in epoch seconds (UTC); day cells: Vietnam day, days since 1970
+    attributes: list[Attributes]
+    counters: list[tuple[int, ...]]  # submitted, synced, then status changes for codes 1..10
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def as_dict(self) -> dict[tuple[object, ...], tuple[int, ...]]:
+        """{(time, *attributes): counters}: readable, for tests and tools."""
+        return {(t, *a): c for t, a, c in zip(self.times, self.attributes, self.counters, strict=True)}
+
+
+class Resend(NamedTuple):
+    """An event id its record had already seen, arriving again from another source message."""
+
+    record_id: str
+    source: int
+    offset: int  # events-topic offset of the message that carried it
+
+
+@dataclass(slots=True)
+class Changes:
+    """What one flush writes for one partition, all stamped with `offset` (the partition's last offset)."""
+
+    partition: int
+    offset: int
+    minutes: ChangedCells
+    days: ChangedCells
+    history: list[tuple[EventRow, int]]  # (event, events-topic offset)
+    resends: list[Resend]
+    checkpoint: Checkpoint
+
+
+@dataclass(slots=True)
+class PartitionHistory:
+    """What a restore reads: the checkpoint and everything applied up to it, in no particular order."""
+
+    checkpoint: Checkpoint
+    events: list[RestoredEvent]
+    resends: list[tuple[str, int]]  # (record id, source)
+
+
+class PartitionSink(Protocol):
+    """Where partition changes go and where a partition's history comes back from."""
+
+    def write(self, batch: list[Changes]) -> None: ...
+
+    def write_dead_letters(self, rows: list[list]) -> None: ...
+
+    def write_worker_stats(self, rows: list[list]) -> None: ...
+
+    def read_partition(self, partition: int) -> PartitionHistory | None:
+        """None for a partition never written."""
+        ...

@@ -1,0 +1,73 @@
+"""One worker's processing of a batch: route it, apply it, produce its forwards and dead letters, write it.
+
+The Faust app (dvcpulse.streams.app) feeds batches in; the rules live in streams.ingest (routing) and
+streams.state (counting), the I/O in the sink. A batch's forwards and dead letters are in Kafka before its
+write starts, so the checkpoint never covers an offset whose forwards could be lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import faust
+
+from dvcpulse.streams.aggregate import Aggregator
+from dvcpulse.streams.ingest import SourceMessage, now_utc, route
+from dvcpulse.streams.internal import ORIGIN_HEADER
+from dvcpulse.streams.io_thread import retried_in_io_thread
+from dvcpulse.streams.state import PartitionState
+
+
+class Pipeline:
+    def __init__(
+        self,
+        aggregator: Aggregator,
+        events_topic: faust.TopicT,
+        dead_letter_topic: faust.TopicT,
+        *,
+        partitions: int,
+        horizon_ms: int,
+        validation_context: dict[str, Any],
+        owns: Callable[[int], bool],
+    ):
+        self.aggregator = aggregator
+        self.events_topic = events_topic
+        self.dead_letter_topic = dead_letter_topic
+        self.partitions = partitions
+        self.horizon_ms = horizon_ms
+        self.validation_context = validation_context
+        self.owns = owns  # whether this worker owns an events-topic partition right now
+
+    async def owned_states(self, partitions: set[int]) -> dict[int, PartitionState]:
+        """The states of the partitions still owned, restored first where needed (a rebalance may forget
+        a state while another is restored, hence the loop)."""
+        while True:
+            wanted = {p for p in partitions if self.owns(p)}
+            missing = wanted - self.aggregator.states.keys()
+            if not missing:
+                return {p: self.aggregator.states[p] for p in wanted}
+            await retried_in_io_thread("partition restore", partial(self.aggregator.load, sorted(missing)))
+
+    async def process(self, batch: list[faust.EventT]) -> asyncio.Future[None]:
+        """Route and apply a batch, produce its forwards and dead letters; returns its pending write."""
+        messages = [
+            SourceMessage(e.message.topic, e.message.partition, e.message.offset, e.value, e.message.headers)
+            for e in batch
+        ]
+        states = await self.owned_states({m.partition for m in messages})
+        routed = route(messages, states, self.partitions, self.horizon_ms, self.validation_context)
+        changes = self.aggregator.apply(routed.to_apply)
+        received_at = now_utc()
+        pending = [
+            await self.events_topic.send(value=value, partition=partition, headers={ORIGIN_HEADER: origins})
+            for partition, forward in sorted(routed.forwards.items())
+            for value, origins in forward.messages()
+        ]
+        for dead in routed.dead_letters:
+            pending.append(await self.dead_letter_topic.send(key=dead.key, value=dead.to_json(received_at)))
+        await asyncio.gather(*pending)
+        rows = [dead.to_row(received_at) for dead in routed.dead_letters]
+        return retried_in_io_thread("flush", lambda: self.aggregator.flush(changes, rows))
