@@ -130,6 +130,16 @@ def java_command() -> str:
     return java
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id: a UUID in URL-safe base64 without padding, as `kafka-storage random-uuid`
+    makes them, and like Kafka's Uuid.randomUuid never starting with "-" (the format command would take
+    such an id for an option)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def find_running_broker(data_dir: Path) -> str | None:
     """Bootstrap address of a live development broker for data_dir, else None (a stale endpoint file is removed)."""
     endpoint = Path(data_dir) / ENDPOINT_FILE
@@ -249,7 +259,7 @@ class EmbeddedBroker:
         """Format the log dir for KRaft once (a new cluster id); later starts find meta.properties and skip."""
         if (self.kafka_log_dir / "meta.properties").is_file():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         command = self._java(
             java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties), heap="256m"
         )

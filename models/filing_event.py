@@ -107,7 +107,9 @@ class FilingEvent(BaseModel):
     # every event before validating it, which cost a quarter of the validation time.
     @model_validator(mode="after")
     def _map_legacy_and_keep_hash_only(self) -> FilingEvent:
-        fields = self.__dict__  # frozen model: validation's own last step sets fields directly
+        # A frozen model: its own last validation step sets the derived fields in pydantic's `__dict__`, where
+        # pydantic v2 keeps field values (the legacy-code and applicant-hash tests of tests/models fail if not).
+        fields = self.__dict__
         mapped = _LEGACY_ONLY.get(self.province_code)
         if mapped is not None:
             fields["province_code"], fields["province_code_original"] = mapped, self.province_code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from dvcpulse.embedded_broker import (
     find_running_broker,
     free_port,
     kafka_answers,
+    new_cluster_id,
     port_is_free,
 )
 from dvcpulse.settings import Settings
@@ -123,6 +125,14 @@ def test_a_killed_broker_restarts_with_its_data(tmp_path: Path) -> None:
     assert find_running_broker(tmp_path) is None  # the stale endpoint file is noticed and removed
     with EmbeddedBroker(tmp_path) as second:
         assert asyncio.run(_partition_counts(second.bootstrap, ["crashed"])) == {"crashed": 1}
+
+
+def test_cluster_ids_are_22_url_safe_characters_never_starting_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn = iter([uuid.UUID(bytes=b"\xfb" + bytes(15)), uuid.UUID(int=1)])  # the first encodes to "-wAA…"
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(drawn))
+    cluster_id = new_cluster_id()
+    assert cluster_id == base64.urlsafe_b64encode(uuid.UUID(int=1).bytes).decode().rstrip("=")
+    assert len(cluster_id) == 22 and not cluster_id.startswith("-")
 
 
 def test_stale_endpoint_file_is_removed(tmp_path: Path) -> None:
