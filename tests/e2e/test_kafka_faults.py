@@ -68,6 +68,22 @@ def _valid_events(lines: list[bytes]) -> int:
     return sum(len(decode_message(line).events) for line in lines)
 
 
+def _two_workers_drain_the_first_third(
+    stack: LocalStack, tmp_path: Path, records: int, seed: int
+) -> tuple[list[list[bytes]], dict, int]:
+    """Simulate, split the lines in thirds, start workers w1 and w2 and drain the first third through them.
+    Returns the thirds, the ground truth and the events applied so far."""
+    lines, truth = simulate(tmp_path, records=records, seed=seed)
+    third = len(lines) // 3
+    parts = [lines[:third], lines[third : 2 * third], lines[2 * third :]]
+    stack.start_worker("w1")
+    stack.start_worker("w2")
+    send_mixed(stack.bootstrap, stack.settings.events_topic, parts[0], seed=1)
+    expected = _valid_events(parts[0])
+    drain(stack, expected, timeout=180)
+    return parts, truth, expected
+
+
 def _recent_owners(client, db: str, topic: str) -> set[str]:
     rows = client.query(
         f"SELECT DISTINCT worker FROM {db}.worker_stats WHERE topic = '{topic}' AND at > now64(3) - 8"
@@ -109,18 +125,10 @@ def test_dead_workers_partitions_move_then_a_third_worker_joins(
     shared_broker_stack: LocalStack, tmp_path: Path
 ) -> None:
     stack = shared_broker_stack
-    lines, truth = simulate(tmp_path, records=15_000, seed=23)
-    third = len(lines) // 3
-    parts = [lines[:third], lines[third : 2 * third], lines[2 * third :]]
+    parts, truth, expected = _two_workers_drain_the_first_third(stack, tmp_path, records=15_000, seed=23)
     client = stack.client()
     db = stack.settings.clickhouse_database
     topic = stack.settings.events_topic
-
-    stack.start_worker("w1")
-    stack.start_worker("w2")
-    send_mixed(stack.bootstrap, topic, parts[0], seed=1)
-    expected = _valid_events(parts[0])
-    drain(stack, expected, timeout=180)
 
     stack.stop_worker("w2", kill=True)  # SIGKILL: no LeaveGroup; Kafka notices when its session expires
     killed_at = time.monotonic()
@@ -154,15 +162,8 @@ def test_static_membership_moves_partitions_without_waiting_for_the_session(
     at_once = 25.0  # a worker's start and a rebalance, well below the session timeout
     stack = LocalStack(_settings(tmp_path, kafka_bootstrap=broker, session_timeout_seconds=session)).start()
     try:
-        lines, truth = simulate(tmp_path, records=9_000, seed=29)
-        third = len(lines) // 3
-        parts = [lines[:third], lines[third : 2 * third], lines[2 * third :]]
+        parts, truth, expected = _two_workers_drain_the_first_third(stack, tmp_path, records=9_000, seed=29)
         topic = stack.settings.events_topic
-        stack.start_worker("w1")
-        stack.start_worker("w2")
-        send_mixed(stack.bootstrap, topic, parts[0], seed=1)
-        expected = _valid_events(parts[0])
-        drain(stack, expected, timeout=180)
 
         stack.stop_worker("w2")  # SIGTERM: a clean stop
         send_mixed(stack.bootstrap, topic, parts[1], seed=2)

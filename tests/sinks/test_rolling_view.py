@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import clickhouse_connect
-import pytest
 from clickhouse_connect.driver.client import Client
 
 from dvcpulse.sinks.contract import EventRow
-from dvcpulse.sinks.migrate import migrate
 from dvcpulse.sinks.writer import ClickHouseWriter
 from dvcpulse.streams.state import PartitionState
-
-DB = "rolling"
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[Client]:
-    engine = clickhouse_connect.get_client(dsn=f"chdb://{tmp_path / 'chdb'}")
-    migrate(engine, DB)
-    try:
-        yield engine
-    finally:
-        engine.close()
+from tests.sinks.conftest import DB
 
 
 def submitted(event_id: str, at_ms: int, channel: int) -> EventRow:

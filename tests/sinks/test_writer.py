@@ -3,30 +3,14 @@ checkpoint and no further, and a state rebuilt from it equals the state that wro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import clickhouse_connect
-import pytest
 from clickhouse_connect.driver.client import Client
 
 from dvcpulse.sinks.contract import Changes, EventRow, PartitionHistory, RestoredEvent
-from dvcpulse.sinks.migrate import migrate
 from dvcpulse.sinks.writer import EVENT_COLUMNS, ClickHouseWriter
 from dvcpulse.streams.state import PartitionState
+from tests.sinks.conftest import DB
 
-DB = "sinktest"
 T0 = 1_756_684_800_000  # 2025-09-01T00:00:00Z
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[Client]:
-    engine = clickhouse_connect.get_client(dsn=f"chdb://{tmp_path / 'chdb'}")
-    migrate(engine, DB)
-    try:
-        yield engine
-    finally:
-        engine.close()
 
 
 def row(event_id: str, record: str, kind: str = "submitted", minutes: int = 0, source: int = 1) -> EventRow:
