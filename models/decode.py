@@ -1,11 +1,18 @@
 """Decode Kafka message values into FilingEvents, with precise errors (field, value, reason).
 
 A message value is either one event (a JSON object) or an envelope of events (a JSON array), so that
-portals can batch. A bad event inside an envelope does not spoil its neighbours.
+portals can batch. A bad event inside an envelope does not spoil its neighbours: wherever the array's
+structure can be read (`element_spans`), each element is validated from its own bytes, so an element that
+no JSON library but pydantic's can represent (`1e400`, `NaN`, `Infinity` in an ignored extra field), or
+that is not even JSON, is rejected alone. Only an array whose structure cannot be read (cut short, an
+unterminated string, unbalanced brackets, text after it) is rejected whole. An event of more than
+MAX_EVENT_BYTES is rejected (so that any valid event can be forwarded in one Kafka message, see
+streams.ingest). An empty array decodes to nothing (`Decoded.empty`); streams.ingest dead-letters it.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +21,7 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from dvcpulse.models.filing_event import FilingEvent
-from dvcpulse.models.privacy import redact_raw
+from dvcpulse.models.privacy import is_personal_key, redact_raw, redact_text
 
 _ONE = TypeAdapter(FilingEvent)
 _MANY = TypeAdapter(list[FilingEvent])
@@ -23,6 +30,13 @@ _MAX_VALUE_CHARS = 80
 _LONG_DIGITS = re.compile(rb"\d{9,}")  # a CCCD (12) or CMND (9) number may hide in any run this long
 _MASKED = b"<digits>"
 _WITHHELD = "<withheld>"
+
+# A real event is well under 1 kB. A bigger one than this is rejected wherever it is read, so that every
+# valid event fits in a forwarded message (streams.ingest.MAX_FORWARD_BYTES).
+MAX_EVENT_BYTES = 512 * 1024
+# A dead letter keeps at most this many of its (redacted) bytes: a huge message must not make a dead letter
+# that the producer or the broker refuses (which would stop the worker on every restart).
+MAX_KEPT_RAW_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +57,8 @@ class RejectedEvent:
     """An event that failed validation: why, where in its message, and its (redacted) bytes."""
 
     errors: tuple[FieldError, ...]
-    raw: bytes
-    index: int | None = None  # position in an envelope; None for a one-event message
+    raw: bytes  # redacted (safe_raw) and cut to MAX_KEPT_RAW_BYTES
+    index: int | None = None  # position in an envelope; None for a one-event message (or a whole envelope)
 
     @property
     def reason(self) -> str:
@@ -56,6 +70,14 @@ class Decoded:
     events: list[FilingEvent] = field(default_factory=list)
     rejected: list[RejectedEvent] = field(default_factory=list)
     indexes: list[int] = field(default_factory=list)  # each event's position in its envelope, -1 if alone
+    # (start, end) of each element of an envelope in the message value, when the decoder had to find them;
+    # None when it did not (one event, or an envelope read whole): element_spans finds them on demand.
+    spans: list[tuple[int, int]] | None = None
+
+    @property
+    def empty(self) -> bool:
+        """An empty envelope (`[]`): no event and no reject. streams.ingest dead-letters the message."""
+        return not self.events and not self.rejected
 
 
 def _truncated(text: str) -> str:
@@ -89,9 +111,11 @@ def _shown(loc: tuple[Any, ...], value: Any) -> str:
         return _WITHHELD
     names_a_field = any(isinstance(part, str) for part in loc)  # an envelope index alone names none
     if names_a_field and isinstance(value, str):
-        return _truncated(value)
+        return _truncated(redact_text(value))  # a citizen number sent in an ordinary field
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # `1e400`, `NaN`, `Infinity`: orjson would write null
     if names_a_field and isinstance(value, bool | int | float | None):
-        return _truncated(_as_bytes(value).decode())
+        return _truncated(redact_text(_as_bytes(value).decode()))
     return _truncated(_masked(_as_bytes(value)).decode("utf-8", "replace"))
 
 
@@ -107,10 +131,10 @@ def field_errors(error: ValidationError) -> tuple[FieldError, ...]:
 
 
 def _id_survived(value: Any) -> bool:
-    """True if some applicant_id in parsed JSON still holds something other than null or <withheld>."""
+    """True if some applicant-like key in parsed JSON still holds something other than null or <withheld>."""
     if isinstance(value, dict):
         return any(
-            (key == "applicant_id" and item not in (None, _WITHHELD)) or _id_survived(item)
+            (is_personal_key(key) and item not in (None, _WITHHELD)) or _id_survived(item)
             for key, item in value.items()
         )
     if isinstance(value, list):
@@ -132,8 +156,116 @@ def safe_raw(raw: bytes) -> bytes:
     return _LONG_DIGITS.sub(_MASKED, redacted)
 
 
+def kept_raw(raw: bytes) -> bytes:
+    """What a reject keeps of its bytes: safe_raw, cut to MAX_KEPT_RAW_BYTES (cutting hides, never reveals)."""
+    kept = safe_raw(raw)
+    if len(kept) <= MAX_KEPT_RAW_BYTES:
+        return kept
+    return kept[:MAX_KEPT_RAW_BYTES] + f"…(cut: {len(kept)} bytes)".encode()
+
+
 def message_rejected(reason: str, raw: bytes, index: int | None = None, field_name: str = "(message)") -> RejectedEvent:
-    return RejectedEvent((FieldError(field_name, "", reason),), safe_raw(raw), index)
+    return RejectedEvent((FieldError(field_name, "", reason),), kept_raw(raw), index)
+
+
+def _invalid(error: ValidationError, raw: bytes, index: int | None) -> RejectedEvent:
+    return RejectedEvent(field_errors(error), kept_raw(raw), index)
+
+
+def _element_errors(error: ValidationError, raw: bytes, context: dict[str, Any] | None) -> tuple[FieldError, ...]:
+    """An envelope element's errors. One that is not an object gets pydantic's Python wording ("a valid
+    dictionary"), as it always has, wherever orjson can read it."""
+    if [item["type"] for item in error.errors(include_url=False)] == ["model_type"]:
+        try:
+            _ONE.validate_python(orjson.loads(raw), context=context)
+        except ValidationError as python_error:
+            return field_errors(python_error)
+        except orjson.JSONDecodeError:
+            pass
+    return field_errors(error)
+
+
+def _unreadable(error: EnvelopeError, value: bytes) -> RejectedEvent:
+    return message_rejected(f"envelope is not valid JSON ({error}); none of its events was read", value)
+
+
+def _too_large(size: int, raw: bytes, index: int | None) -> RejectedEvent:
+    reason = f"event is {size} bytes, more than the {MAX_EVENT_BYTES} an event may have"
+    return message_rejected(reason, raw, index, "(event)")
+
+
+# --- the elements of an envelope ------------------------------------------------------------------------------
+
+
+class EnvelopeError(ValueError):
+    """The structure of a JSON array cannot be read: where and why (never the bytes themselves)."""
+
+
+_JSON_WS = b" \t\n\r"  # JSON's whitespace; Python's bytes.strip() also takes \x0b and \x0c, which JSON does not
+_WS_RUN = re.compile(rb"[ \t\n\r]*+")
+_STRING = rb'"(?:[^"\\]++|\\.)*+"'  # a string whose escapes are not checked: they cannot end it early
+# What an element holds up to its next structural byte: at depth 1 (between the array's elements) a comma is
+# one; deeper it is not. Possessive, so the scan is linear in the length whatever the input.
+_RUN_TOP = re.compile(rb"(?:[^\"\[\]{},]++|" + _STRING + rb")*+", re.DOTALL)
+_RUN_INNER = re.compile(rb"(?:[^\"\[\]{}]++|" + _STRING + rb")*+", re.DOTALL)
+_QUOTE, _COMMA, _OPEN, _CLOSE, _OPEN_OBJECT, _CLOSE_OBJECT = b'",[]{}'
+_CLOSER = {_OPEN: _CLOSE, _OPEN_OBJECT: _CLOSE_OBJECT}
+
+
+def element_spans(value: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each top-level element of a JSON array in `value`, surrounding whitespace excluded;
+    raises EnvelopeError when the array's structure cannot be read.
+
+    The structure is what a JSON parser needs to find the elements: JSON whitespace, then `[`, elements
+    separated by top-level commas, `]`, then whitespace only; strings (a backslash escapes the next byte)
+    and brackets matched by kind. The elements themselves are not checked: each one is validated from its
+    bytes (pydantic's parser is the judge of what JSON is). On any array pydantic's parser accepts, the
+    spans are exactly its elements: a string cannot end earlier or later than this scan says, and nothing
+    outside strings but brackets, braces and commas delimits elements.
+    """
+    size = len(value)
+    at = _WS_RUN.match(value).end()
+    if at >= size or value[at] != _OPEN:
+        raise EnvelopeError("not a JSON array")
+    spans: list[tuple[int, int]] = []
+    start = at = _WS_RUN.match(value, at + 1).end()
+    if at < size and value[at] == _CLOSE:  # []
+        end = _WS_RUN.match(value, at + 1).end()
+        if end != size:
+            raise EnvelopeError(f"text after the array at byte {end}")
+        return spans
+    closers = bytearray()  # the closing byte of each bracket open inside the current element
+    while True:
+        at = (_RUN_INNER if closers else _RUN_TOP).match(value, at).end()
+        if at >= size:
+            raise EnvelopeError(f"cut short at byte {size} (an array, object or string is not closed)")
+        byte = value[at]
+        if byte == _QUOTE:
+            raise EnvelopeError(f"unterminated string at byte {at}")
+        closer = _CLOSER.get(byte)
+        if closer is not None:
+            closers.append(closer)
+        elif closers:  # a closing bracket inside an element
+            if closers.pop() != byte:
+                raise EnvelopeError(f"mismatched {chr(byte)!r} at byte {at}")
+        elif byte == _CLOSE_OBJECT:
+            raise EnvelopeError(f"mismatched '}}' at byte {at}")
+        else:  # a comma or the closing bracket of the array: the end of an element
+            end = at
+            while end > start and value[end - 1] in _JSON_WS:
+                end -= 1
+            if end == start:
+                raise EnvelopeError(f"missing element before byte {at}")
+            spans.append((start, end))
+            if byte == _CLOSE:
+                after = _WS_RUN.match(value, at + 1).end()
+                if after != size:
+                    raise EnvelopeError(f"text after the array at byte {after}")
+                return spans
+            start = _WS_RUN.match(value, at + 1).end()
+            at = start
+            continue
+        at += 1
 
 
 def decode_event(value: dict[str, Any] | bytes, context: dict[str, Any] | None = None) -> FilingEvent:
@@ -144,35 +276,54 @@ def decode_event(value: dict[str, Any] | bytes, context: dict[str, Any] | None =
 
 
 def decode_message(value: bytes | None, context: dict[str, Any] | None = None) -> Decoded:
-    """Decode one Kafka message value: an event object or an array of them."""
+    """Decode one Kafka message value: an event object or an array of them. Never raises on any bytes."""
     out = Decoded()
     if not value:
         out.rejected.append(message_rejected("empty message value", value or b""))
         return out
+    value = bytes(value)
     stripped = value.lstrip()
     if stripped[:1] != b"[":
+        if len(value) > MAX_EVENT_BYTES:
+            out.rejected.append(_too_large(len(value), value, None))
+            return out
         try:
             out.events.append(_ONE.validate_json(value, context=context))
             out.indexes.append(-1)
         except ValidationError as error:
-            out.rejected.append(RejectedEvent(field_errors(error), safe_raw(bytes(value))))
+            out.rejected.append(_invalid(error, value, None))
         return out
-    try:
-        out.events = _MANY.validate_json(value, context=context)
-        out.indexes = list(range(len(out.events)))
-        return out
-    except ValidationError:
-        pass  # find the bad ones below, keep the good ones
-    try:
-        items = orjson.loads(value)
-    except orjson.JSONDecodeError as error:
-        reason = f"envelope is not valid JSON ({error}); none of its events was read"
-        out.rejected.append(message_rejected(reason, bytes(value)))
-        return out
-    for index, item in enumerate(items):
+    spans: list[tuple[int, int]] | None = None
+    if len(value) > MAX_EVENT_BYTES:  # an element may be too large: find them first
         try:
-            out.events.append(_ONE.validate_python(item, context=context))
+            spans = element_spans(value)
+        except EnvelopeError as error:
+            out.rejected.append(_unreadable(error, value))
+            return out
+    if spans is None or all(end - start <= MAX_EVENT_BYTES for start, end in spans):
+        try:  # read it whole, the fast way
+            out.events = _MANY.validate_json(value, context=context)
+            out.indexes = list(range(len(out.events)))
+            out.spans = spans
+        except ValidationError:
+            pass  # find the bad ones below, keep the good ones
+        else:
+            return out
+    if spans is None:
+        try:
+            spans = element_spans(value)
+        except EnvelopeError as error:
+            out.rejected.append(_unreadable(error, value))
+            return out
+    out.spans = spans
+    for index, (start, end) in enumerate(spans):
+        raw = value[start:end]
+        if end - start > MAX_EVENT_BYTES:
+            out.rejected.append(_too_large(end - start, raw, index))
+            continue
+        try:
+            out.events.append(_ONE.validate_json(raw, context=context))
             out.indexes.append(index)
         except ValidationError as error:
-            out.rejected.append(RejectedEvent(field_errors(error), safe_raw(_as_bytes(item)), index))
+            out.rejected.append(RejectedEvent(_element_errors(error, raw, context), kept_raw(raw), index))
     return out

@@ -5,6 +5,12 @@ partitioner. The partition of the events topic that owns a record (`record_parti
 directly; an event found on another partition is forwarded there, in the same topic, as its original JSON
 with a `dvcpulse-origin` header (its source and lateness judgement), so each partition's state is fed by
 one ordered stream. Rejected events become dead letters.
+
+Forwarding sends what was received: the bytes of each event as they stood in its message (an envelope's
+element, found by models.decode.element_spans), never a re-serialisation, which could fail (`1e400`, `NaN`
+in an ignored extra field) or change what the owner validates. Forwarded messages hold at most
+MAX_EVENTS_PER_MESSAGE events and MAX_FORWARD_BYTES bytes; no event exceeds models.decode.MAX_EVENT_BYTES
+(the decoder rejects bigger ones), so every event fits.
 """
 
 from __future__ import annotations
@@ -17,7 +23,14 @@ from typing import Any
 
 import orjson
 
-from dvcpulse.models.decode import RejectedEvent, decode_message, message_rejected
+from dvcpulse.models.decode import (
+    MAX_EVENT_BYTES,
+    EnvelopeError,
+    RejectedEvent,
+    decode_message,
+    element_spans,
+    message_rejected,
+)
 from dvcpulse.models.partitioning import record_partition
 from dvcpulse.sinks.contract import EventRow
 from dvcpulse.streams.internal import (
@@ -32,6 +45,11 @@ from dvcpulse.streams.internal import (
 from dvcpulse.streams.state import PartitionState
 
 MAX_EVENTS_PER_MESSAGE = 1000
+# The value of a forwarded message: the publisher's envelope bound (dvcpulse.publisher.MAX_ENVELOPE_BYTES), so a
+# forward fits a topic at Kafka's default max.message.bytes (about 1 MB) even uncompressed, origin header
+# included (about 30 bytes an event), and far below the producer's max request size (streams.app, 8 MiB).
+MAX_FORWARD_BYTES = 900_000
+assert MAX_EVENT_BYTES + 2 <= MAX_FORWARD_BYTES  # one event always fits, in its brackets
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +115,22 @@ class Forward:
     origins: list[tuple[int, bool]] = field(default_factory=list)
 
     def messages(self) -> list[tuple[bytes, bytes]]:
-        """(value, origin header) pairs of at most MAX_EVENTS_PER_MESSAGE events each."""
+        """(value, origin header) pairs in order: envelopes of at most MAX_EVENTS_PER_MESSAGE events and
+        MAX_FORWARD_BYTES bytes each (an event bigger than that alone would go alone; the decoder's
+        MAX_EVENT_BYTES makes sure there is none)."""
         out = []
-        for start in range(0, len(self.items), MAX_EVENTS_PER_MESSAGE):
-            value = b"[" + b",".join(self.items[start : start + MAX_EVENTS_PER_MESSAGE]) + b"]"
-            out.append((value, encode_origins(self.origins[start : start + MAX_EVENTS_PER_MESSAGE])))
+        start, size = 0, 2  # the brackets
+        for end, item in enumerate(self.items):
+            if end > start and (end - start == MAX_EVENTS_PER_MESSAGE or size + 1 + len(item) > MAX_FORWARD_BYTES):
+                out.append(self._message(start, end))
+                start, size = end, 2
+            size += len(item) + (end > start)  # a comma before all but the first
+        if start < len(self.items):
+            out.append(self._message(start, len(self.items)))
         return out
+
+    def _message(self, start: int, end: int) -> tuple[bytes, bytes]:
+        return b"[" + b",".join(self.items[start:end]) + b"]", encode_origins(self.origins[start:end])
 
 
 @dataclass(slots=True)
@@ -133,6 +161,9 @@ def route(
         own: list[EventRow] = []
         routed.to_apply.append((message.partition, message.offset, own))
         decoded = decode_message(message.value, context)
+        if decoded.empty:
+            routed.dead_letters.append(DeadLetter(message, message_rejected("empty envelope", message.value or b"")))
+            continue
         origins = None
         header = message.header(ORIGIN_HEADER)
         if header is not None and decoded.events:
@@ -144,7 +175,8 @@ def route(
                 routed.dead_letters.append(DeadLetter(message, rejected))
                 continue
         origin = message_hash(message.topic, message.partition, message.offset)
-        items: list[Any] | None = None
+        value = bytes(message.value or b"")
+        spans = decoded.spans
         for index, event in zip(decoded.indexes, decoded.events, strict=True):
             time_ms = epoch_ms(event.event_time)
             if origins is None:
@@ -156,10 +188,17 @@ def route(
                 own.append(from_model(event, late, source, time_ms))
                 continue
             if index < 0:
-                raw = bytes(message.value or b"")
+                raw = value
             else:
-                items = orjson.loads(message.value) if items is None else items
-                raw = orjson.dumps(items[index])
+                if spans is None:
+                    try:
+                        spans = element_spans(value)
+                    except EnvelopeError as error:  # never seen: the decoder read this array whole
+                        reason = f"cannot find the event in its envelope to forward it ({error})"
+                        routed.dead_letters.append(DeadLetter(message, message_rejected(reason, value, index)))
+                        continue
+                start, end = spans[index]
+                raw = value[start:end]
             forward = routed.forwards[owner]
             forward.items.append(raw)
             forward.origins.append((source, late))

@@ -80,7 +80,7 @@ def test_integer_beyond_64_bits_is_rejected_not_raised() -> None:
     raw = orjson.dumps(VALID).replace(b'"status":1', b'"status":123456789012345678901234567890')
     (error,) = rejected_one(raw).errors
     assert error.field == "status"
-    assert error.value == "123456789012345678901234567890"
+    assert error.value == "<digits>"  # a run of 9 or more digits may hold a citizen number: never shown
     assert "less than or equal to 10" in error.reason
 
 

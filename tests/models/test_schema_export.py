@@ -13,7 +13,14 @@ import typer
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from dvcpulse.commands.schema import CITIZEN_ID_PATTERN, OFFSET_PATTERN, SCHEMA_ID, event_json_schema, register
+from dvcpulse.commands.schema import (
+    CITIZEN_ID_PATTERN,
+    EVENT_TIME_PATTERN,
+    OFFSET_PATTERN,
+    SCHEMA_ID,
+    event_json_schema,
+    register,
+)
 from dvcpulse.models.filing_event import SCHEMA_VERSION
 from dvcpulse.seeds.reference import legacy_provinces, provinces
 from tests.models.event_helpers import CCCD, CMND, DROP, VALID, decode, event
@@ -126,8 +133,9 @@ def test_schema_required_fields_and_input_names() -> None:
         "status",
         "event_time",
     }
-    assert "applicant_id" in schema["properties"] and "applicant_hash" not in schema["properties"]
-    assert set(schema["properties"]) == {*VALID, "province_code_original"}
+    # applicant_hash is listed (readOnly) because the model checks it when sent: the schema must refuse what it refuses.
+    assert "applicant_id" in schema["properties"] and schema["properties"]["applicant_hash"]["readOnly"] is True
+    assert set(schema["properties"]) == {*VALID, "province_code_original", "applicant_hash"}
 
 
 def test_schema_enums() -> None:
@@ -150,7 +158,7 @@ def test_schema_enums() -> None:
 def test_schema_times_and_applicant_id() -> None:
     props = event_json_schema()["properties"]
     assert props["event_time"]["format"] == "date-time"
-    assert props["event_time"]["pattern"] == OFFSET_PATTERN
+    assert props["event_time"]["pattern"] == EVENT_TIME_PATTERN
     assert "offset" in props["event_time"]["description"]
     assert {"type": "string", "format": "date-time", "pattern": OFFSET_PATTERN}.items() <= props["due_date"]["anyOf"][
         0
