@@ -1,4 +1,10 @@
-"""`dvcpulse worker`: run the Faust stream worker (one agent, `ingest`: validate, route, aggregate, write)."""
+"""`dvcpulse worker`: run the Faust stream worker (one agent, `ingest`: validate, route, aggregate, write).
+
+ClickHouse: CLICKHOUSE_DSN, or in embedded mode (unset) the gateway `dvcpulse db serve` of the data dir; the
+worker never opens the embedded data dir itself (see dvcpulse.sinks.connection) and waits for the gateway
+when there is none. While ClickHouse is unreachable it waits and retries, acknowledging nothing (see
+dvcpulse.streams.io_thread).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ import typer
 
 from dvcpulse.commands.common import DATA_DIR_HELP, fail, load_settings
 from dvcpulse.settings import DEV_PII_KEY, Settings
-from dvcpulse.sinks.connection import connect, describe, resolve_dsn
+from dvcpulse.sinks.connection import connect, describe, embedded, require_gateway, resolve_dsn, target_description
 from dvcpulse.sinks.migrate import migrate
 from dvcpulse.topics import BrokerNotFound, ensure_topics, resolve_bootstrap
 
@@ -44,7 +50,15 @@ def run_worker(settings: Settings, *, run_migrations: bool, loglevel: str = "inf
 
     from dvcpulse.streams.app import create_app
     from dvcpulse.streams.gc_tuning import tune_garbage_collector
+    from dvcpulse.streams.io_thread import set_target
 
+    # Faust configures logging once its Worker starts; until then (the wait for ClickHouse may be long) the
+    # start-up lines go to stderr in the same shape, and Faust's configuration replaces this handler.
+    logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
+    if embedded(settings):
+        require_gateway()  # never open the data dir in this process: wait for its gateway instead
+    set_target(target_description(settings))
+    log.info("worker: clickhouse %s", target_description(settings))
     if settings.pii_key.get_secret_value() == DEV_PII_KEY:
         log.warning("DVCPULSE_PII_KEY is not set: citizen ids are hashed with the development key")
     bootstrap = prepare(settings, run_migrations=run_migrations)
@@ -67,7 +81,7 @@ def worker(
 ) -> None:
     """Consume filing events, deduplicate and aggregate them into ClickHouse (runs until stopped)."""
     settings = load_settings(data_dir, web_port=web_port)
-    run_migrations = migrate_first if migrate_first is not None else settings.clickhouse_dsn is None
+    run_migrations = migrate_first if migrate_first is not None else embedded(settings)
     run_worker(settings, run_migrations=run_migrations, loglevel=loglevel)
 
 
