@@ -1,6 +1,6 @@
 """The Faust app: the events topic, the agent that routes and aggregates it, and rebalance hooks.
 
-    dvcpulse worker            # the local Kafka broker (dvcpulse broker) + embedded ClickHouse (dev)
+    dvcpulse worker            # the local Kafka broker (dvcpulse broker) + embedded ClickHouse (dvcpulse db serve)
     KAFKA_BOOTSTRAP=kafka:9092 CLICKHOUSE_DSN=http://ingest:...@clickhouse:8123/dvcpulse dvcpulse worker
 
 The agent takes batches with `noack_take` and acks a batch only after its output is durable (forwards and
