@@ -5,13 +5,24 @@ between steps leaves rows whose values are correct for their version; the replay
 rewrites the same values (see sinks/SCHEMA.md for the argument). A restore reads the history and re-send
 rows up to the checkpoint (`read_partition`); the worker replays them through its counting code. What goes
 in and what comes back is defined in dvcpulse.sinks.contract.
+
+ClickHouse refuses an INSERT block whose rows fall in more table partitions than
+`max_partitions_per_insert_block` (default 100). A backfill of several years can put more month partitions
+than that in one flush, so an insert whose rows span more than `partition_limit` partitions is split into
+several inserts, in sequence, each within the limit (`partition_groups`). Each row's partition is computed
+here exactly as the table's PARTITION BY does (`PARTITION_KEYS`). The common case (a flush within a month
+or two) is checked on the min and max of the partition column and sent as one insert.
 """
 
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import astuple
 from datetime import UTC, datetime
+from operator import itemgetter
+from zoneinfo import ZoneInfo
 
 from clickhouse_connect.driver.client import Client
 
@@ -45,6 +56,74 @@ def _now_ms() -> int:
 
 _LOW_CARDINALITY = re.compile(r"^LowCardinality\((.*)\)$")
 
+# -- table partitions -------------------------------------------------------------------------------
+SAFE_PARTITIONS_PER_INSERT = 90  # below ClickHouse's default max_partitions_per_insert_block (100)
+_VIETNAM_OFFSET_MS = 7 * 3_600_000
+_VIETNAM_FIXED_SINCE_MS = 189_302_400_000  # 1976-01-01T00:00:00Z: UTC+7 since 1975-06-13, before that tzdata
+
+
+def _month(year: int, month: int) -> int:
+    """A month as one ordinal (consecutive months are consecutive integers); year * 100 + month in ClickHouse."""
+    return year * 12 + month - 1
+
+
+def _utc_month_of_seconds(seconds: int) -> int:
+    """toYYYYMM(minute) of a DateTime('UTC') sent as epoch seconds."""
+    t = time.gmtime(seconds)
+    return _month(t.tm_year, t.tm_mon)
+
+
+def _vietnam_month_of_ms(ms: int) -> int:
+    """toYYYYMM(event_time, 'Asia/Ho_Chi_Minh') of a DateTime64(3, 'UTC') sent as epoch milliseconds."""
+    if ms >= _VIETNAM_FIXED_SINCE_MS:
+        t = time.gmtime((ms + _VIETNAM_OFFSET_MS) // 1000)
+        return _month(t.tm_year, t.tm_mon)
+    local = datetime.fromtimestamp(ms // 1000, tz=ZoneInfo("Asia/Ho_Chi_Minh"))  # before 1976 only
+    return _month(local.year, local.month)
+
+
+_EPOCH_ORDINAL = datetime(1970, 1, 1).toordinal()
+
+
+def _year_of_days(days: int) -> int:
+    """toYear(day) of a Date sent as days since 1970-01-01."""
+    return datetime.fromordinal(_EPOCH_ORDINAL + days).year
+
+
+# table -> (column, the partition of a value as sent): each table's PARTITION BY (sinks/migrations), as an
+# ordinal that never decreases as the column's value grows, and whose consecutive partitions are consecutive
+# integers, so max - min + 1 bounds the partitions of an insert. Tables absent here (checkpoints,
+# dead_letters, worker_stats) have no PARTITION BY; tests/sinks/test_writer_backfill.py checks this
+# against system.tables.
+PARTITION_KEYS: dict[str, tuple[str, Callable[[object], int]]] = {
+    "events": ("event_time", _vietnam_month_of_ms),  # toYYYYMM(event_time, 'Asia/Ho_Chi_Minh')
+    "resends": ("kafka_partition", int),  # kafka_partition
+    "agg_minute_partial": ("minute", _utc_month_of_seconds),  # toYYYYMM(minute), DateTime('UTC')
+    "agg_day_partial": ("day", _year_of_days),  # toYear(day)
+}
+
+
+def partition_groups(keys: Sequence[int], limit: int) -> list[list[int]]:
+    """Row indices grouped so that no group holds more than `limit` distinct keys.
+
+    Whole partitions go to one group (a row and its replacement never part), groups follow the key order,
+    and within a group the rows keep their order. One group when the keys are `limit` or fewer.
+    """
+    distinct = sorted(set(keys))
+    if len(distinct) <= limit:
+        return [list(range(len(keys)))]
+    group_of = {key: position // limit for position, key in enumerate(distinct)}
+    groups: list[list[int]] = [[] for _ in range(-(-len(distinct) // limit))]
+    for index, key in enumerate(keys):
+        groups[group_of[key]].append(index)
+    return groups
+
+
+def _take(column: Sequence, indices: list[int]) -> list:
+    if len(indices) == 1:
+        return [column[indices[0]]]
+    return list(itemgetter(*indices)(column))
+
 
 class RetiredLayout(RuntimeError):
     """The partition's checkpoint counts offsets of a topic this version no longer reads."""
@@ -57,6 +136,7 @@ class ClickHouseWriter:
         self.client = client
         self.db = database
         self._types: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        self._partition_limit: int | None = None
 
     # -- writes -------------------------------------------------------------------------------------
     def write(self, batch: list[Changes]) -> None:
@@ -72,11 +152,42 @@ class ClickHouseWriter:
             self._insert_columns(table, column_names, list(zip(*rows, strict=True)))
 
     def _insert_columns(self, table: str, column_names: list[str], columns: list) -> None:
-        """Column-oriented insert: clickhouse-connect then skips its per-value row-to-column pass."""
+        """Column-oriented insert: clickhouse-connect then skips its per-value row-to-column pass.
+
+        Split into several inserts, in sequence, when the rows span more table partitions than one INSERT
+        block may touch (see the module docstring).
+        """
         types = self._insert_types(table, column_names)
-        self.client.insert(
-            f"{self.db}.{table}", columns, column_names=column_names, column_type_names=types, column_oriented=True
-        )
+        for part in self._split_by_partition(table, column_names, columns):
+            self.client.insert(
+                f"{self.db}.{table}", part, column_names=column_names, column_type_names=types, column_oriented=True
+            )
+
+    def _split_by_partition(self, table: str, column_names: list[str], columns: list) -> list[list]:
+        """The columns as one or more column sets, each within `partition_limit` table partitions."""
+        spec = PARTITION_KEYS.get(table)
+        if spec is None or not columns or not columns[0]:
+            return [columns]
+        name, partition_of = spec
+        values = columns[column_names.index(name)]
+        limit = self.partition_limit()
+        if partition_of(max(values)) - partition_of(min(values)) < limit:  # the common case: no pass per row
+            return [columns]
+        groups = partition_groups([partition_of(value) for value in values], limit)
+        if len(groups) == 1:
+            return [columns]
+        return [[_take(column, group) for column in columns] for group in groups]
+
+    def partition_limit(self) -> int:
+        """Table partitions one insert may touch: 90, or less if the server's max_partitions_per_insert_block is."""
+        if self._partition_limit is None:
+            found = self.client.query(
+                "SELECT value FROM system.settings WHERE name = 'max_partitions_per_insert_block'"
+            ).result_rows
+            server = int(found[0][0]) if found else 0  # 0: no limit
+            limit = SAFE_PARTITIONS_PER_INSERT
+            self._partition_limit = min(limit, server) if server > 0 else limit
+        return self._partition_limit
 
     def _insert_types(self, table: str, column_names: list[str]) -> list[str]:
         """The columns' types as sent, read from the table once (clickhouse-connect would ask on every insert).
