@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
-import clickhouse_connect
 import pytest
 from clickhouse_connect.driver.client import Client
 
 from dvcpulse.sinks.contract import EventRow
-from dvcpulse.sinks.migrate import migrate
 from dvcpulse.sinks.writer import (
     EVENT_COLUMNS,
     PARTITION_KEYS,
@@ -29,21 +25,11 @@ from dvcpulse.sinks.writer import (
     partition_groups,
 )
 from dvcpulse.streams.state import PartitionState
+from tests.sinks.conftest import DB
 
-DB = "backfill"
 HOUR = 3_600_000
 DAY = 24 * HOUR
 YEARS = range(2014, 2026)  # 144 months
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[Client]:
-    engine = clickhouse_connect.get_client(dsn=f"chdb://{tmp_path / 'chdb'}")
-    migrate(engine, DB)
-    try:
-        yield engine
-    finally:
-        engine.close()
 
 
 def ms(*when: int) -> int:
