@@ -11,16 +11,13 @@ is judged late whatever the lateness rules become.
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import orjson
 import pytest
 
-from dvcpulse.settings import Settings
 from dvcpulse.stack import LocalStack, wait_until_processed
 from tests.e2e.pipeline import send_one_partition
 
@@ -31,23 +28,13 @@ RECORDS_PER_MONTH = 4
 
 
 @pytest.fixture
-def stack(broker: str, tmp_path: Path) -> Iterator[LocalStack]:
-    suffix = uuid.uuid4().hex[:8]
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        kafka_bootstrap=broker,
-        app_id=f"backfill-{suffix}",
-        events_topic=f"backfill.events.{suffix}",
-        dead_letter_topic=f"backfill.dlq.{suffix}",
+def stack(start_stack: Callable[..., LocalStack]) -> LocalStack:
+    return start_stack(
+        "backfill",
         batch_size=5_000,  # the whole backfill in a few flushes, each spanning the years
         batch_seconds=2.0,
         late_horizon_hours=24 * 365 * 20,
     )
-    local = LocalStack(settings).start()
-    try:
-        yield local
-    finally:
-        local.stop()
 
 
 def backfill() -> tuple[list[bytes], Counter, Counter]:

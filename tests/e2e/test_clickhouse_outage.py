@@ -12,13 +12,11 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from dvcpulse.settings import Settings
 from dvcpulse.stack import LocalStack, _stop_process, processed_events, wait_until_processed
 from tests.e2e.pipeline import assert_matches_truth, send_mixed
 from tests.e2e.test_pipeline import drain, simulate
@@ -29,23 +27,8 @@ OUTAGE_SECONDS = 60.0  # the issue's case: a supervisor restart during a 60 s ou
 
 
 @pytest.fixture
-def stack(broker: str, tmp_path: Path) -> Iterator[LocalStack]:
-    suffix = uuid.uuid4().hex[:8]
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        kafka_bootstrap=broker,
-        app_id=f"outage-{suffix}",
-        events_topic=f"outage.events.{suffix}",
-        dead_letter_topic=f"outage.dlq.{suffix}",
-        batch_size=200,
-        batch_seconds=0.3,
-        session_timeout_seconds=6.0,
-    )
-    local = LocalStack(settings).start()
-    try:
-        yield local
-    finally:
-        local.stop()
+def stack(start_stack: Callable[..., LocalStack]) -> LocalStack:
+    return start_stack("outage", session_timeout_seconds=6.0)
 
 
 def _start_embedded_worker(stack: LocalStack, worker_id: str) -> subprocess.Popen:

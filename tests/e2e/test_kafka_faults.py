@@ -9,15 +9,13 @@
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from dvcpulse.embedded_broker import EmbeddedBroker
 from dvcpulse.models.decode import decode_message
-from dvcpulse.settings import Settings
 from dvcpulse.stack import LocalStack, processed_events, wait_until_processed
 from tests.e2e.pipeline import assert_matches_truth, send_mixed
 from tests.e2e.test_pipeline import drain, simulate
@@ -29,38 +27,15 @@ SESSION_TIMEOUT_SECONDS = 6.0  # Kafka's group.min.session.timeout.ms is 6 s
 WORKER_START_AND_REBALANCE_SECONDS = 45.0
 
 
-def _settings(tmp_path: Path, **overrides: object) -> Settings:
-    suffix = uuid.uuid4().hex[:8]
-    values: dict[str, object] = dict(
-        data_dir=tmp_path / "data",
-        app_id=f"faults-{suffix}",
-        events_topic=f"faults.events.{suffix}",
-        dead_letter_topic=f"faults.dlq.{suffix}",
-        batch_size=200,
-        batch_seconds=0.3,
-        session_timeout_seconds=SESSION_TIMEOUT_SECONDS,
-    )
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
-
-
 @pytest.fixture
-def own_broker_stack(tmp_path: Path) -> Iterator[LocalStack]:
+def own_broker_stack(start_stack: Callable[..., LocalStack]) -> LocalStack:
     """A stack with a Kafka broker of its own (under its data dir), for tests that stop the broker."""
-    local = LocalStack(_settings(tmp_path, kafka_bootstrap=None)).start()
-    try:
-        yield local
-    finally:
-        local.stop()
+    return start_stack("faults", kafka_bootstrap=None, session_timeout_seconds=SESSION_TIMEOUT_SECONDS)
 
 
 @pytest.fixture
-def shared_broker_stack(broker: str, tmp_path: Path) -> Iterator[LocalStack]:
-    local = LocalStack(_settings(tmp_path, kafka_bootstrap=broker)).start()
-    try:
-        yield local
-    finally:
-        local.stop()
+def shared_broker_stack(start_stack: Callable[..., LocalStack]) -> LocalStack:
+    return start_stack("faults", session_timeout_seconds=SESSION_TIMEOUT_SECONDS)
 
 
 def _valid_events(lines: list[bytes]) -> int:
@@ -152,7 +127,7 @@ def test_dead_workers_partitions_move_then_a_third_worker_joins(
 
 
 def test_static_membership_moves_partitions_without_waiting_for_the_session(
-    broker: str, tmp_path: Path
+    start_stack: Callable[..., LocalStack], tmp_path: Path
 ) -> None:
     """Why workers have a stable DVCPULSE_WORKER_ID (Kafka static membership), measured on Kafka: with a long
     session timeout, a cleanly stopped worker's partitions move at once (it still leaves the group), and a
@@ -160,20 +135,17 @@ def test_static_membership_moves_partitions_without_waiting_for_the_session(
     out, as a dynamic member's replacement would."""
     session = 40.0
     at_once = 25.0  # a worker's start and a rebalance, well below the session timeout
-    stack = LocalStack(_settings(tmp_path, kafka_bootstrap=broker, session_timeout_seconds=session)).start()
-    try:
-        parts, truth, expected = _two_workers_drain_the_first_third(stack, tmp_path, records=9_000, seed=29)
-        topic = stack.settings.events_topic
+    stack = start_stack("faults", session_timeout_seconds=session)
+    parts, truth, expected = _two_workers_drain_the_first_third(stack, tmp_path, records=9_000, seed=29)
+    topic = stack.settings.events_topic
 
-        stack.stop_worker("w2")  # SIGTERM: a clean stop
-        send_mixed(stack.bootstrap, topic, parts[1], seed=2)
-        expected += _valid_events(parts[1])
-        drain(stack, expected, timeout=at_once)
+    stack.stop_worker("w2")  # SIGTERM: a clean stop
+    send_mixed(stack.bootstrap, topic, parts[1], seed=2)
+    expected += _valid_events(parts[1])
+    drain(stack, expected, timeout=at_once)
 
-        stack.stop_worker("w1", kill=True)  # SIGKILL, then the same name again
-        stack.start_worker("w1")
-        send_mixed(stack.bootstrap, topic, parts[2], seed=3)
-        drain(stack, truth["valid_events"], timeout=at_once)
-        assert_matches_truth(stack.client(), stack.settings.clickhouse_database, truth)
-    finally:
-        stack.stop()
+    stack.stop_worker("w1", kill=True)  # SIGKILL, then the same name again
+    stack.start_worker("w1")
+    send_mixed(stack.bootstrap, topic, parts[2], seed=3)
+    drain(stack, truth["valid_events"], timeout=at_once)
+    assert_matches_truth(stack.client(), stack.settings.clickhouse_database, truth)

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import random
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
 
 from dvcpulse.seeds.simulator import write_simulation
-from dvcpulse.settings import Settings
 from dvcpulse.stack import LocalStack, processed_events, wait_until_processed
 from tests.e2e.pipeline import assert_matches_truth, send_mixed, send_one_partition
 
@@ -27,22 +25,8 @@ KNOBS = dict(duplicates=0.05, out_of_order=0.05, late=0.03, malformed=0.01, lega
 
 
 @pytest.fixture
-def stack(broker: str, tmp_path: Path) -> Iterator[LocalStack]:
-    suffix = uuid.uuid4().hex[:8]
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        kafka_bootstrap=broker,
-        app_id=f"e2e-{suffix}",
-        events_topic=f"e2e.events.{suffix}",
-        dead_letter_topic=f"e2e.dlq.{suffix}",
-        batch_size=200,
-        batch_seconds=0.3,
-    )
-    local = LocalStack(settings).start()
-    try:
-        yield local
-    finally:
-        local.stop()
+def stack(start_stack: Callable[..., LocalStack]) -> LocalStack:
+    return start_stack("e2e")
 
 
 def simulate(tmp_path: Path, records: int, seed: int) -> tuple[list[bytes], dict]:
