@@ -30,7 +30,7 @@ from dvcpulse.models.decode import MAX_EVENT_BYTES
 from dvcpulse.seeds.simulator import write_simulation
 from dvcpulse.settings import Settings
 from dvcpulse.stack import LocalStack, processed_events
-from tests.e2e.pipeline import assert_matches_truth
+from tests.e2e.pipeline import assert_matches_truth, parses_as_json
 
 # The simulation's own disorder: duplicates, reordering, late records, malformed lines, legacy codes.
 KNOBS = {"duplicates": 0.03, "out_of_order": 0.1, "late": 0.01, "malformed": 0.005, "legacy_codes": 0.05}
@@ -97,8 +97,8 @@ async def publish(bootstrap: str, topic: str, partitions: int, lines: list[bytes
     )  # fmt: skip
     await producer.start()
     expected_dead = sent = 0
-    json_lines = [line for line in lines if _parses(line)]
-    loners = [line for line in lines if not _parses(line)]  # the simulation's non-JSON lines travel alone
+    json_lines = [line for line in lines if parses_as_json(line)]
+    loners = [line for line in lines if not parses_as_json(line)]  # the simulation's non-JSON lines travel alone
     per_message = max(1, len(json_lines) // (2 * max(messages, 1)))
     at = 0
     try:
@@ -127,14 +127,6 @@ def _an_object(line: bytes) -> bool:
     return line.lstrip().startswith(b"{") and line.rstrip().endswith(b"}")
 
 
-def _parses(line: bytes) -> bool:
-    try:
-        orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return False
-    return True
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=100_000, help="hostile messages")
@@ -150,7 +142,7 @@ def main() -> None:
     jsonl = root / "events.jsonl"
     truth = write_simulation(jsonl, records=args.records, seed=args.seed, start="now", **KNOBS)
     lines = [line for line in jsonl.read_bytes().splitlines() if line.strip()]
-    template = next(line for line in lines if _parses(line) and isinstance(orjson.loads(line), dict))
+    template = next(line for line in lines if parses_as_json(line) and isinstance(orjson.loads(line), dict))
     malformed = len(truth["malformed_lines"])
     settings = Settings(data_dir=root / "data", app_id=f"hostile-{uuid.uuid4().hex[:6]}")
     stack = LocalStack(settings).start()

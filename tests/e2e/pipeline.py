@@ -14,7 +14,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from clickhouse_connect.driver.client import Client
 
 
-def _parses(line: bytes) -> bool:
+def parses_as_json(line: bytes) -> bool:
     try:
         orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -23,7 +23,7 @@ def _parses(line: bytes) -> bool:
 
 
 def _record_key(line: bytes) -> bytes:
-    if not _parses(line):
+    if not parses_as_json(line):
         return b""
     value = orjson.loads(line)
     return str(value.get("record_id", "")).encode() if isinstance(value, dict) else b""
@@ -51,7 +51,7 @@ async def _send_mixed(bootstrap: str, topic: str, lines: list[bytes], seed: int,
         for line in lines:
             roll = rng.random()
             style = 0 if roll < 0.05 else 1 if roll < 0.10 else 2
-            if style == 2 and not _parses(line):
+            if style == 2 and not parses_as_json(line):
                 style = 0  # an array producer serialises objects: broken JSON only travels alone
             if style == 2:
                 envelope.append(line)

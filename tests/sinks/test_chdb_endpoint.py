@@ -9,38 +9,9 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
-
 from dvcpulse.sinks.chdb_endpoint import endpoint_file, find_running_server, remove_endpoint, write_endpoint
-
-
-class _Pong(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"Ok.\n" if self.path == "/ping" else b""
-        self.send_response(200 if body else 404)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture()
-def ping_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Pong)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_published_endpoint_is_found_until_withdrawn(tmp_path: Path, ping_url: str) -> None:

@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,30 +22,6 @@ from dvcpulse.sinks import connection
 from dvcpulse.sinks.chdb_endpoint import write_endpoint
 from dvcpulse.sinks.connection import GatewayUnavailable, resolve_dsn, target_description, wait_for_gateway
 from dvcpulse.streams import io_thread
-
-
-class _Pong(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"Ok.\n" if self.path == "/ping" else b""
-        self.send_response(200 if body else 404)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture()
-def ping_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Pong)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture()
