@@ -22,6 +22,14 @@ bench: $(VENV)/.installed  ## 1M events end to end; prints events/s, freshness, 
 	$(BIN)/dvcpulse broker --fetch-only
 	$(BIN)/python bench/pipeline_bench.py
 
+.PHONY: grafana-build grafana-check
+
+grafana-build: $(VENV)/.installed  ## the plugin-driver probe, Grafana 11.6 and its ClickHouse plugin into ./.grafana (Go)
+	nice $(BIN)/python deploy/grafana/build.py
+
+grafana-check: $(VENV)/.installed  ## dashboards and alert rules through the plugin's driver and Grafana (deploy/grafana)
+	DVCPULSE_GRAFANA_CHECK=1 $(BIN)/python -m pytest -q tests/deploy/test_grafana_check.py
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -30,7 +31,7 @@ from dvcpulse.models.decode import MAX_EVENT_BYTES
 from dvcpulse.seeds.simulator import write_simulation
 from dvcpulse.settings import Settings
 from dvcpulse.stack import LocalStack, processed_events
-from tests.e2e.pipeline import assert_matches_truth, parses_as_json
+from tests.e2e.pipeline import FileClock, arrival, assert_matches_truth, parses_as_json
 
 # The simulation's own disorder: duplicates, reordering, late records, malformed lines, legacy codes.
 KNOBS = {"duplicates": 0.03, "out_of_order": 0.1, "late": 0.01, "malformed": 0.005, "legacy_codes": 0.05}
@@ -97,6 +98,7 @@ async def publish(bootstrap: str, topic: str, partitions: int, lines: list[bytes
     )  # fmt: skip
     await producer.start()
     expected_dead = sent = 0
+    clock = FileClock()  # each message states the file's clock as its arrival, as a backfilling client does
     json_lines = [line for line in lines if parses_as_json(line)]
     loners = [line for line in lines if not parses_as_json(line)]  # the simulation's non-JSON lines travel alone
     per_message = max(1, len(json_lines) // (2 * max(messages, 1)))
@@ -107,15 +109,19 @@ async def publish(bootstrap: str, topic: str, partitions: int, lines: list[bytes
             value, dead, used = hostile.message(carry)
             at += len(used)
             expected_dead += dead
-            await producer.send(topic, value, partition=rng.randrange(partitions))
+            for line in used:
+                clock.read(line)
+            await producer.send(topic, value, partition=rng.randrange(partitions), headers=arrival(clock.now_ms))
             sent += 1
         rest = json_lines[at:]
         for start in range(0, len(rest), 50):
+            for line in rest[start : start + 50]:
+                clock.read(line)
             await producer.send(topic, b"[" + b",".join(rest[start : start + 50]) + b"]",
-                                partition=rng.randrange(partitions))  # fmt: skip
+                                partition=rng.randrange(partitions), headers=arrival(clock.now_ms))  # fmt: skip
             sent += 1
         for line in loners:
-            await producer.send(topic, line, partition=rng.randrange(partitions))
+            await producer.send(topic, line, partition=rng.randrange(partitions), headers=arrival(clock.now_ms))
             sent += 1
         await producer.flush()
     finally:
@@ -140,7 +146,8 @@ def main() -> None:
     root = args.data_dir or Path(tempfile.mkdtemp(prefix="dvcpulse-hostile-"))
     root.mkdir(parents=True, exist_ok=True)
     jsonl = root / "events.jsonl"
-    truth = write_simulation(jsonl, records=args.records, seed=args.seed, start="now", **KNOBS)
+    day_before = (datetime.now(UTC) - timedelta(hours=25)).isoformat()  # a whole simulated day, all in the past
+    truth = write_simulation(jsonl, records=args.records, seed=args.seed, start=day_before, **KNOBS)
     lines = [line for line in jsonl.read_bytes().splitlines() if line.strip()]
     template = next(line for line in lines if parses_as_json(line) and isinstance(orjson.loads(line), dict))
     malformed = len(truth["malformed_lines"])

@@ -28,9 +28,12 @@ from aiokafka.client import AIOKafkaClient
 from aiokafka.protocol.admin import ApiVersionRequest
 from pydantic import ValidationError
 
+from dvcpulse.backfill import BackfillClock
 from dvcpulse.models.decode import FieldError, decode_event, field_errors, safe_raw
+from dvcpulse.models.lateness import ARRIVAL_HEADER, Verdict
 from dvcpulse.models.partitioning import key_partition
 from dvcpulse.settings import Settings
+from dvcpulse.streams.internal import epoch_ms
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,7 @@ class PublishSummary:
     lines: int  # input lines read, blank ones included
     payload_bytes: int  # bytes of event JSON sent (message values)
     seconds: float
+    late_on_arrival: int = 0  # sent with the wall clock but older than the lateness horizon: history only
 
     @property
     def events_per_second(self) -> float:
@@ -67,10 +71,16 @@ class PublishSummary:
         return self.payload_bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
 
     def __str__(self) -> str:
-        return (
-            f"sent {self.events} events in {self.messages} messages, rejected {self.rejected}, "
+        text = (
+            f"sent {self.events:,} events in {self.messages:,} messages, rejected {self.rejected:,}, "
             f"{self.events_per_second:,.0f} events/s"
         )
+        if self.late_on_arrival:
+            text += (
+                f"; {self.late_on_arrival:,} events are older than the lateness horizon and count in no aggregate "
+                "(history only): to load history, publish it with --backfill"
+            )
+        return text
 
 
 class _Rejects:
@@ -142,9 +152,13 @@ class _Sender:
         if self.failure is not None:
             raise PublishError(f"delivery to {self.topic} failed: {self.failure!r}") from self.failure
 
-    async def send(self, value: bytes, key: bytes | None = None, partition: int | None = None) -> None:
+    async def send(
+        self, value: bytes, key: bytes | None = None, partition: int | None = None, arrival_ms: int | None = None
+    ) -> None:
+        """Send one message; `arrival_ms` (backfills) goes in the dvcpulse-arrival header."""
         self.check()
-        future = await self.producer.send(self.topic, value, key=key, partition=partition)
+        headers = None if arrival_ms is None else [(ARRIVAL_HEADER, str(arrival_ms).encode())]
+        future = await self.producer.send(self.topic, value, key=key, partition=partition, headers=headers)
         future.add_done_callback(self._delivered)
         self.messages += 1
 
@@ -152,19 +166,28 @@ class _Sender:
 class _Envelopes:
     """Per-partition buffers of event lines, sent as JSON arrays when full, too big, or too old."""
 
-    def __init__(self, sender: _Sender, partitions: int, size: int):
+    def __init__(self, sender: _Sender, partitions: int, size: int, clock: BackfillClock | None = None):
         self.sender = sender
         self.size = size
         self.buffers: list[list[bytes]] = [[] for _ in range(partitions)]
         self.nbytes = [0] * partitions
         self.opened = [0.0] * partitions
+        self.stamps: list[int | None] = [None] * partitions  # backfill: each open envelope's timestamp
         self.partitions = partitions
+        self.clock = clock
         self._ticker: asyncio.Task[None] | None = None
 
-    async def add(self, key: bytes, line: bytes) -> None:
+    async def add(self, key: bytes, line: bytes, event_time_ms: int = 0) -> None:
         partition = key_partition(key, self.partitions)
         if self.nbytes[partition] + len(line) + 1 > MAX_ENVELOPE_BYTES:
             await self._flush(partition)
+        if self.clock is not None:
+            own = self.clock.advance(event_time_ms)
+            stamp = self.stamps[partition]
+            if stamp is not None and self.buffers[partition] and not self.clock.same_verdict(event_time_ms, stamp, own):
+                await self._flush(partition)
+            if not self.buffers[partition]:
+                self.stamps[partition] = own
         buffer = self.buffers[partition]
         if not buffer:
             self.opened[partition] = time.monotonic()
@@ -180,7 +203,8 @@ class _Envelopes:
                 return
             self.buffers[partition] = []
             self.nbytes[partition] = 0
-            await self.sender.send(b"[" + b",".join(lines) + b"]", partition=partition)
+            value = b"[" + b",".join(lines) + b"]"
+            await self.sender.send(value, partition=partition, arrival_ms=self.stamps[partition])
 
     async def flush_all(self, older_than: float | None = None) -> None:
         now = time.monotonic()
@@ -278,8 +302,13 @@ async def publish_lines(
     progress: bool = False,
     progress_total_bytes: int | None = None,
     on_reject: RejectCallback | None = None,
+    backfill: bool = False,
 ) -> PublishSummary:
     """Validate JSON Lines events and publish the valid ones; see the module docstring for the layout.
+
+    Events arrive when their message is sent (its timestamp), as any live Kafka client's do, unless
+    `backfill`: then each message states the file's own clock as its arrival in the dvcpulse-arrival header
+    (dvcpulse.backfill), so history loads on time.
 
     Blank lines are skipped. Rejected lines go to rejects_path (JSONL, redacted) and to on_reject(line
     number, reason). Raises PublishError when the topic is missing or a delivery fails, and aiokafka's
@@ -305,7 +334,11 @@ async def publish_lines(
     await producer.start()
     sender = _Sender(producer, topic)
     rejects = _Rejects(rejects_path, on_reject)
-    envelopes = _Envelopes(sender, partitions, envelope) if envelope > 1 else None
+    lateness = settings.lateness()
+    clock = BackfillClock(lateness) if backfill else None
+    envelopes = _Envelopes(sender, partitions, envelope, clock) if envelope > 1 else None
+    now_ms = int(time.time() * 1000)
+    late_now = 0  # events sent with the wall clock that are already late on arrival
     throttle = _Throttle(rate)
     events = payload = read = line_count = 0
     started = time.monotonic()
@@ -324,11 +357,15 @@ async def publish_lines(
                     rejects.add(line_count, line, field_errors(error))
                     continue
                 key = event.record_id.encode()
+                time_ms = epoch_ms(event.event_time)
+                if clock is None and lateness.judge(time_ms, now_ms) is Verdict.LATE:
+                    late_now += 1
                 if envelopes is not None:
-                    await envelopes.add(key, line)
+                    await envelopes.add(key, line, time_ms)
                 else:
                     # no ticker without envelopes, so no lock needed
-                    await sender.send(line, key=key, partition=key_partition(key, partitions))
+                    stamp = None if clock is None else clock.advance(time_ms)
+                    await sender.send(line, key=key, partition=key_partition(key, partitions), arrival_ms=stamp)
                 events += 1
                 payload += len(line)
                 await throttle.pace(events)
@@ -347,6 +384,7 @@ async def publish_lines(
         lines=line_count,
         payload_bytes=payload,
         seconds=time.monotonic() - started,
+        late_on_arrival=late_now,
     )
 
 

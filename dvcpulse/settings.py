@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dvcpulse.models.lateness import HOUR_MS, Lateness
 from dvcpulse.models.privacy import DEV_PII_KEY
 
 
@@ -77,7 +78,18 @@ class Settings(BaseSettings):
         description="How often Kafka offsets are committed. They only tell a restarted worker where to resume "
         "reading (the ClickHouse checkpoint decides what was applied; messages below it are skipped unread).",
     )
-    late_horizon_hours: float = Field(7 * 24, gt=0, description="Events later than this are history only.")
+    late_horizon_hours: float = Field(
+        7 * 24,
+        gt=0,
+        description="An event whose time is more than this before its Kafka message's timestamp (its arrival) is "
+        "late: kept in history, counted in no aggregate. Backfills: `dvcpulse publish --backfill`.",
+    )
+    future_tolerance_hours: float = Field(
+        1.0,
+        gt=0,
+        description="An event whose time is more than this after its Kafka message's timestamp is dead-lettered "
+        "(a wrong clock or time zone at the portal).",
+    )
     session_timeout_seconds: float = Field(
         10.0, gt=0, description="Kafka group session timeout: how soon a dead worker's partitions move."
     )
@@ -88,6 +100,12 @@ class Settings(BaseSettings):
     )
     web_port: int = Field(6066, description="Faust web port; each worker on a host needs its own.")
     pii_key: SecretStr = Field(SecretStr(DEV_PII_KEY), description="HMAC key for citizen identifiers.")
+
+    def lateness(self) -> Lateness:
+        return Lateness(
+            horizon_ms=int(self.late_horizon_hours * HOUR_MS),
+            future_tolerance_ms=int(self.future_tolerance_hours * HOUR_MS),
+        )
 
     @property
     def producer_compression(self) -> str | None:

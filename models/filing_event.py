@@ -137,16 +137,27 @@ class JsonIntLiteral:
         return {"anyOf": [numbers, {"type": "string", "enum": list(self.names)}]}
 
 
+def _to_millisecond(value: datetime) -> datetime:
+    # The interface's precision: digits after the millisecond are dropped here, once, so every rule that
+    # orders events (first by event time then event id, lateness, last status) sees the time ClickHouse's
+    # DateTime64(3) stores, in the worker and in SQL alike.
+    micro = value.microsecond
+    return value if micro % 1000 == 0 else value.replace(microsecond=micro - micro % 1000)
+
+
 class Rfc3339:
     """Annotation for an aware datetime: only a string matching TIME_PATTERN (checked in Rust), then pydantic's
-    datetime parser (calendar) with the offset required and these bounds."""
+    datetime parser (calendar) with the offset required and these bounds, then cut to the millisecond (the
+    interface's precision: finer digits are accepted and truncated, as ClickHouse's DateTime64(3) does)."""
 
     def __init__(self, ge: datetime | None = None, lt: datetime | None = None):
         self.ge, self.lt = ge, lt
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         text = core_schema.str_schema(strict=True, pattern=TIME_PATTERN)
-        moment = core_schema.datetime_schema(tz_constraint="aware", ge=self.ge, lt=self.lt)
+        moment = core_schema.no_info_after_validator_function(
+            _to_millisecond, core_schema.datetime_schema(tz_constraint="aware", ge=self.ge, lt=self.lt)
+        )
 
         def checked(first: core_schema.CoreSchema) -> core_schema.CoreSchema:
             error = {"custom_error_type": "rfc3339_datetime", "custom_error_message": TIME_ERROR}
@@ -159,7 +170,12 @@ class Rfc3339:
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        return {"type": "string", "format": "date-time", "pattern": TIME_PATTERN}
+        return {
+            "type": "string",
+            "format": "date-time",
+            "pattern": TIME_PATTERN,
+            "description": "Millisecond precision: digits after the millisecond are accepted and dropped.",
+        }
 
 
 class FilingEvent(BaseModel):

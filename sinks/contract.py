@@ -33,7 +33,7 @@ class EventRow(NamedTuple):
     due_date_ms: int | None
     paid_online: bool | None
     applicant_hash: str
-    late: bool = False  # beyond the lateness horizon when it reached its source partition
+    late: bool = False  # more than the lateness horizon before its message's timestamp (models.lateness)
     source: int = 0  # hash of (topic, partition, offset, index) it came from: tells a replay from a re-send
 
 
@@ -58,14 +58,14 @@ Attributes = tuple[str, str, int, str]  # service, province, channel, online lev
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """A partition's progress: what was applied up to `offset`, with the clocks lateness is judged by."""
+    """A partition's progress: what was applied up to `offset`, and its clocks."""
 
     offset: int  # last applied events-topic offset
     newest_event_ms: int  # newest event time applied in the partition
     processed: int
     duplicates: int
     late: int
-    lateness_clock_ms: int  # newest event time read from the partition itself (forwarded events aside)
+    newest_arrival_ms: int  # newest message timestamp (arrival) read from the partition; informational
 
 
 @dataclass(slots=True)

@@ -99,7 +99,7 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         events_topic,
         dead_letter_topic,
         partitions=settings.partitions,
-        horizon_ms=int(settings.late_horizon_hours * 3600 * 1000),
+        lateness=settings.lateness(),
         validation_context={"pii_key": settings.pii_key.get_secret_value()},
         owns=lambda partition: TP(settings.events_topic, partition) in app.consumer.assignment(),
     )
@@ -127,10 +127,10 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
 
         async for batch in stream.noack_take(settings.batch_size, within=settings.batch_seconds):
             try:
-                written = await pipeline.process(batch)
+                processed = await pipeline.process(batch)
             except Exception as error:
                 exit_without_ack("ingest", error)
-            writes.append(asyncio.ensure_future(ack_when_written(written, batch)))
+            writes.append(asyncio.ensure_future(ack_when_written(processed.written, processed.to_ack(batch))))
             while len(writes) > MAX_PENDING_WRITES or (writes and writes[0].done()):
                 await writes.popleft()
 

@@ -26,11 +26,14 @@ import orjson
 from dvcpulse.models.decode import (
     MAX_EVENT_BYTES,
     EnvelopeError,
+    FieldError,
     RejectedEvent,
     decode_message,
     element_spans,
+    kept_raw,
     message_rejected,
 )
+from dvcpulse.models.lateness import ARRIVAL_HEADER, Lateness, Verdict, arrival_ms
 from dvcpulse.models.partitioning import record_partition
 from dvcpulse.sinks.contract import EventRow
 from dvcpulse.streams.internal import (
@@ -59,6 +62,7 @@ class SourceMessage:
     offset: int
     value: bytes | None
     headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None = None
+    timestamp_ms: int | None = None  # the message's Kafka timestamp (models.lateness: its events' arrival)
 
     def header(self, name: str) -> bytes | None:
         headers = self.headers or ()
@@ -138,17 +142,36 @@ class Routed:
     to_apply: list[tuple[int, int, list[EventRow]]] = field(default_factory=list)  # (partition, offset, own)
     forwards: dict[int, Forward] = field(default_factory=lambda: defaultdict(Forward))
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    # (partition, offset) of messages of partitions this worker does not own (any more): neither applied
+    # nor to be acknowledged, so the committed offset never passes them and their owner reads them
+    not_owned: set[tuple[int, int]] = field(default_factory=set)
+
+
+class _Elements:
+    """The bytes of each element of a message's envelope, found once and only when needed."""
+
+    def __init__(self, value: bytes, spans: list[tuple[int, int]] | None):
+        self.value, self.spans = value, spans
+
+    def raw(self, index: int) -> bytes:
+        """The element at `index` as received (-1: the message is one event); EnvelopeError if unreadable."""
+        if index < 0:
+            return self.value
+        if self.spans is None:
+            self.spans = element_spans(self.value)
+        start, end = self.spans[index]
+        return self.value[start:end]
 
 
 def route(
     messages: list[SourceMessage],
     states: Mapping[int, PartitionState],
     partitions: int,
-    horizon_ms: int,
+    lateness: Lateness,
     context: dict[str, Any] | None = None,
 ) -> Routed:
     """Decode, validate and judge the messages (in offset order per partition) of partitions in `states`;
-    messages of other partitions (no longer owned) are left alone.
+    messages of other partitions (no longer owned) are left alone and listed in `not_owned`.
 
     A message at or below its partition's applied offset is a replay and yields nothing: its forwards and
     dead letters were produced before that offset was checkpointed.
@@ -156,10 +179,20 @@ def route(
     routed = Routed()
     for message in messages:
         state = states.get(message.partition)
-        if state is None or message.offset <= state.offset:
+        if state is None:
+            routed.not_owned.add((message.partition, message.offset))
+            continue
+        if message.offset <= state.offset:
             continue
         own: list[EventRow] = []
         routed.to_apply.append((message.partition, message.offset, own))
+        if message.timestamp_ms is not None and message.timestamp_ms > state.newest_arrival_ms:
+            state.newest_arrival_ms = message.timestamp_ms
+        try:
+            arrival = arrival_ms(message.timestamp_ms, message.header(ARRIVAL_HEADER))
+        except ValueError as error:
+            routed.dead_letters.append(DeadLetter(message, message_rejected(str(error), bytes(message.value or b""))))
+            continue
         decoded = decode_message(message.value, context)
         if decoded.empty:
             routed.dead_letters.append(DeadLetter(message, message_rejected("empty envelope", message.value or b"")))
@@ -175,36 +208,44 @@ def route(
                 routed.dead_letters.append(DeadLetter(message, rejected))
                 continue
         origin = message_hash(message.topic, message.partition, message.offset)
-        value = bytes(message.value or b"")
-        spans = decoded.spans
+        elements = _Elements(bytes(message.value or b""), decoded.spans)
         for index, event in zip(decoded.indexes, decoded.events, strict=True):
             time_ms = epoch_ms(event.event_time)
             if origins is None:
-                source, late = source_in(origin, index), state.judge_late(time_ms, horizon_ms)
+                verdict = lateness.judge(time_ms, arrival)
+                if verdict is Verdict.FUTURE:
+                    future = FieldError("event_time", event.event_time.isoformat(), lateness.future_reason())
+                    _reject(routed, message, elements, index, future)
+                    continue
+                source, late = source_in(origin, index), verdict is Verdict.LATE
             else:
-                source, late = origins[max(index, 0)]
+                source, late = origins[max(index, 0)]  # judged where it was first read
             owner = record_partition(event.record_id, partitions)
             if owner == message.partition:
                 own.append(from_model(event, late, source, time_ms))
                 continue
-            if index < 0:
-                raw = value
-            else:
-                if spans is None:
-                    try:
-                        spans = element_spans(value)
-                    except EnvelopeError as error:  # never seen: the decoder read this array whole
-                        reason = f"cannot find the event in its envelope to forward it ({error})"
-                        routed.dead_letters.append(DeadLetter(message, message_rejected(reason, value, index)))
-                        continue
-                start, end = spans[index]
-                raw = value[start:end]
+            try:
+                raw = elements.raw(index)
+            except EnvelopeError as error:  # never seen: the decoder read this array whole
+                reason = f"cannot find the event in its envelope to forward it ({error})"
+                _reject(routed, message, elements, index, FieldError("(message)", "", reason))
+                continue
             forward = routed.forwards[owner]
             forward.items.append(raw)
             forward.origins.append((source, late))
         for rejected in decoded.rejected:
             routed.dead_letters.append(DeadLetter(message, rejected))
     return routed
+
+
+def _reject(routed: Routed, message: SourceMessage, elements: _Elements, index: int, error: FieldError) -> None:
+    """Dead-letter one event of a message, with its own bytes where they can be found (else the message's)."""
+    try:
+        raw = elements.raw(index)
+    except EnvelopeError:
+        raw = elements.value
+    rejected = RejectedEvent((error,), kept_raw(raw), None if index < 0 else index)
+    routed.dead_letters.append(DeadLetter(message, rejected))
 
 
 def now_utc() -> datetime:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import faust
 
+from dvcpulse.models.lateness import Lateness, timestamp_ms
 from dvcpulse.streams.aggregate import Aggregator
 from dvcpulse.streams.ingest import SourceMessage, now_utc, route
 from dvcpulse.streams.internal import ORIGIN_HEADER
@@ -29,7 +31,7 @@ class Pipeline:
         dead_letter_topic: faust.TopicT,
         *,
         partitions: int,
-        horizon_ms: int,
+        lateness: Lateness,
         validation_context: dict[str, Any],
         owns: Callable[[int], bool],
     ):
@@ -37,7 +39,7 @@ class Pipeline:
         self.events_topic = events_topic
         self.dead_letter_topic = dead_letter_topic
         self.partitions = partitions
-        self.horizon_ms = horizon_ms
+        self.lateness = lateness
         self.validation_context = validation_context
         self.owns = owns  # whether this worker owns an events-topic partition right now
 
@@ -51,14 +53,22 @@ class Pipeline:
                 return {p: self.aggregator.states[p] for p in wanted}
             await retried_in_io_thread("partition restore", partial(self.aggregator.load, sorted(missing)))
 
-    async def process(self, batch: list[faust.EventT]) -> asyncio.Future[None]:
-        """Route and apply a batch, produce its forwards and dead letters; returns its pending write."""
+    async def process(self, batch: list[faust.EventT]) -> Processed:
+        """Route and apply a batch, produce its forwards and dead letters; returns its pending write and the
+        messages that must not be acknowledged."""
         messages = [
-            SourceMessage(e.message.topic, e.message.partition, e.message.offset, e.value, e.message.headers)
+            SourceMessage(
+                e.message.topic,
+                e.message.partition,
+                e.message.offset,
+                e.value,
+                e.message.headers,
+                timestamp_ms(e.message.timestamp),
+            )
             for e in batch
         ]
         states = await self.owned_states({m.partition for m in messages})
-        routed = route(messages, states, self.partitions, self.horizon_ms, self.validation_context)
+        routed = route(messages, states, self.partitions, self.lateness, self.validation_context)
         changes = self.aggregator.apply(routed.to_apply)
         received_at = now_utc()
         pending = [
@@ -70,4 +80,19 @@ class Pipeline:
             pending.append(await self.dead_letter_topic.send(key=dead.key, value=dead.to_json(received_at)))
         await asyncio.gather(*pending)
         rows = [dead.to_row(received_at) for dead in routed.dead_letters]
-        return retried_in_io_thread("flush", lambda: self.aggregator.flush(changes, rows))
+        written = retried_in_io_thread("flush", lambda: self.aggregator.flush(changes, rows))
+        return Processed(written, routed.not_owned)
+
+
+@dataclass(frozen=True, slots=True)
+class Processed:
+    written: asyncio.Future[None]  # done when the batch's changes are in ClickHouse
+    # (partition, offset) of messages of partitions not owned when the batch was routed: never acknowledged
+    # (an ack would let the committed offset pass messages nobody applied); their owner reads them
+    not_owned: set[tuple[int, int]]
+
+    def to_ack(self, batch: list[faust.EventT]) -> list[faust.EventT]:
+        not_owned = self.not_owned
+        if not not_owned:
+            return batch
+        return [e for e in batch if (e.message.partition, e.message.offset) not in not_owned]

@@ -6,13 +6,15 @@ Rules (see README "Counting rules"):
   and as synced once, in the cell of its first synced event; an earlier event arriving later moves the
   count (retraction), whatever the arrival order;
 - every distinct status_changed event counts once, in its own cell, by its status;
-- an event is late when its time is more than the horizon behind the newest event time seen before it in
-  its source partition (`judge_late`; a forwarded event keeps the judgement of its source partition). A
-  late event is kept in history, counted as late, and changes no aggregate.
+- an event is late when its time is more than the horizon before its arrival, the timestamp of the Kafka
+  message that brought it (models.lateness; judged in streams.ingest where the event is first read, and
+  carried with it when forwarded). A late event is kept in history, counted as late, and changes no
+  aggregate.
 
-All of this is a deterministic function of the partition's messages in offset order (the lateness clock
-is part of the checkpoint), which is what makes replays after a crash rewrite exactly the same rows. It is
-also a function of the SET of applied events and re-sent sources (no rule depends on arrival order), so a
+All of this is a deterministic function of the partition's messages in offset order, which is what makes
+replays after a crash rewrite exactly the same rows. It is also a function of the SET of applied events and
+re-sent sources (no rule depends on arrival order; the first applied copy of an event carries its lateness
+judgement, see sinks/SCHEMA.md), so a
 partition is restored by replaying its history rows and re-send rows from ClickHouse, in any order
 (`restore`).
 
@@ -104,7 +106,7 @@ class PartitionState:
     partition: int
     offset: int = -1  # last applied events-topic offset
     newest_event_ms: int = 0  # newest event time applied
-    lateness_clock_ms: int = 0  # newest event time read from this partition (forwarded events aside); 0: none yet
+    newest_arrival_ms: int = 0  # newest message timestamp read from this partition; 0: none yet
     processed: int = 0
     duplicates: int = 0
     late: int = 0
@@ -129,16 +131,6 @@ class PartitionState:
             self._apply(event, offset)
         self.offset = offset
         return True
-
-    def judge_late(self, event_time_ms: int, horizon_ms: int) -> bool:
-        """Whether an event read from this partition is beyond the horizon; advances the partition's clock.
-
-        The partition's order is the producer's own (a portal syncing its backlog), so a bulk backfill is
-        judged the same however the worker batches it, and after a restore (the clock is checkpointed).
-        """
-        if event_time_ms > self.lateness_clock_ms:
-            self.lateness_clock_ms = event_time_ms
-        return event_time_ms < self.lateness_clock_ms - horizon_ms
 
     def _attribute_id(self, attributes: Attributes) -> int:
         found = self.attribute_ids.get(attributes)
@@ -210,7 +202,7 @@ class PartitionState:
             seen, sources, submitted, synced, statuses = self.records[record_id]
             self.records[record_id] = (seen, sources + source.to_bytes(8, "big"), submitted, synced, statuses)
         self.offset, self.newest_event_ms = checkpoint.offset, checkpoint.newest_event_ms
-        self.lateness_clock_ms = checkpoint.lateness_clock_ms
+        self.newest_arrival_ms = checkpoint.newest_arrival_ms
         self.processed, self.duplicates, self.late = checkpoint.processed, checkpoint.duplicates, checkpoint.late
         self.dirty_minutes.clear()
         self.dirty_days.clear()
@@ -239,7 +231,7 @@ class PartitionState:
             days=self._changed(self.dirty_days, self.days, 1),
             history=self.history,
             checkpoint=Checkpoint(
-                self.offset, self.newest_event_ms, self.processed, self.duplicates, self.late, self.lateness_clock_ms
+                self.offset, self.newest_event_ms, self.processed, self.duplicates, self.late, self.newest_arrival_ms
             ),
         )
         self.dirty_minutes, self.dirty_days = set(), set()
@@ -254,4 +246,3 @@ class PartitionState:
             [attributes[key & ATTR_MASK] for key in keys],
             [unpack_counts(counters[key]) for key in keys],
         )
-

@@ -39,6 +39,15 @@ def publish(
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", help=DATA_DIR_HELP + " Used to find the local Kafka broker.")
     ] = None,
+    backfill: Annotated[
+        bool,
+        typer.Option(
+            "--backfill",
+            help="History: stamp each message with the file's own clock (the newest event time so far, in file "
+            "order) instead of now, so old events count as they would have live; the topic must keep producer "
+            "timestamps (CreateTime, Kafka's default).",
+        ),
+    ] = False,
 ) -> None:
     """Validate FILE line by line and publish the valid events; rejected lines are reported, not sent."""
     settings = load_settings(data_dir)
@@ -67,6 +76,7 @@ def publish(
             "rejects_path": rejects_path,
             "progress": True,
             "on_reject": report,
+            "backfill": backfill,
         }
         if source == "-":
             return await publish_lines(stdin_lines(), **common)

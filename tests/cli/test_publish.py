@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -100,7 +101,7 @@ def test_publish_envelopes(jsonl: Input, broker: str, topic_names, read_topic) -
     rejects = jsonl.path.with_suffix(".rejects.jsonl")
     result = _publish(str(jsonl.path), "--topic", topic_names.events, "--bootstrap", broker, "--rejects", str(rejects))
     assert result.exit_code == 1, result.output
-    assert f"sent {len(jsonl.events)} events in " in result.stdout
+    assert f"sent {len(jsonl.events):,} events in " in result.stdout
     assert f"rejected {len(jsonl.bad_lines)}," in result.stdout
 
     # The rejects file names exactly the bad lines, with reasons, and no citizen id anywhere.
@@ -138,7 +139,7 @@ def test_publish_one_event_per_message(jsonl: Input, broker: str, topic_names, r
     stale.write_text("from an earlier run\n")
     result = _publish(str(source), "--topic", topic_names.events, "--bootstrap", broker, "--envelope", "1")
     assert result.exit_code == 0, result.output
-    assert "sent 5000 events in 5000 messages, rejected 0" in result.stdout
+    assert "sent 5,000 events in 5,000 messages, rejected 0" in result.stdout
     assert not stale.exists()
 
     messages = sorted(read_topic(topic_names.events), key=lambda m: (m.partition, m.offset))
@@ -163,3 +164,40 @@ def test_publish_usage_and_connection_errors(broker: str, topic_names, tmp_path:
     assert "error:" in unreachable.stderr
     assert _publish(str(tmp_path / "absent.jsonl"), "--bootstrap", broker).exit_code == 2
     assert _publish(str(source), "--envelope", "0", "--bootstrap", broker).exit_code == 2
+
+
+def _submitted(record: str, when: str) -> bytes:
+    return orjson.dumps({
+        "event_id": f"{record}-s", "record_id": record, "procedure_code": "1.001", "service_code": "DV09",
+        "province_code": "01", "channel": 2, "online_level": "full", "event_type": "submitted", "status": 1,
+        "event_time": when,
+    })  # fmt: skip
+
+
+def test_backfill_states_the_files_clock_as_each_messages_arrival(
+    broker: str, topic_names, read_topic, tmp_path: Path
+) -> None:
+    """--backfill: a dvcpulse-arrival header per message, the newest event time so far in file order (ms);
+    without it, old events are sent as they are and the summary says how many arrive late."""
+    times = ["2015-03-01T08:00:00+07:00", "2015-03-02T08:00:00+07:00", "2015-02-01T08:00:00+07:00",
+             "2015-03-03T08:00:00+07:00"]  # fmt: skip
+    source = tmp_path / "history.jsonl"
+    source.write_bytes(b"\n".join(_submitted(f"H{n}", when) for n, when in enumerate(times)) + b"\n")
+    result = _publish(
+        str(source), "--topic", topic_names.events, "--bootstrap", broker, "--envelope", "1", "--backfill"
+    )
+    assert result.exit_code == 0, result.output
+    assert "late" not in result.output
+    stamps = {
+        orjson.loads(m.value)["record_id"]: dict(m.headers)["dvcpulse-arrival"].decode()
+        for m in read_topic(topic_names.events)
+    }
+    clock = [datetime.fromisoformat(when) for when in ("2015-03-01T08:00+07:00", "2015-03-02T08:00+07:00")]
+    as_ms = [str(round(c.timestamp() * 1000)) for c in clock]
+    # H2 is a month older than the clock: the file itself brings it late, as it would have been live
+    assert stamps == {"H0": as_ms[0], "H1": as_ms[1], "H2": as_ms[1], "H3": str(round(
+        datetime.fromisoformat("2015-03-03T08:00:00+07:00").timestamp() * 1000))}  # fmt: skip
+
+    plain = _publish(str(source), "--topic", topic_names.events, "--bootstrap", broker)
+    assert plain.exit_code == 0, plain.output
+    assert "4 events are older than the lateness horizon" in plain.output and "--backfill" in plain.output

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import zlib
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -20,6 +22,34 @@ def parses_as_json(line: bytes) -> bool:
     except orjson.JSONDecodeError:
         return False
     return True
+
+
+ARRIVAL = "dvcpulse-arrival"
+
+
+def arrival(ms: int) -> list[tuple[str, bytes]] | None:
+    """The dvcpulse-arrival header a backfilling client sets (none before the file's first event)."""
+    return [(ARRIVAL, str(ms).encode())] if ms else None
+
+
+class FileClock:
+    """Arrival stamps as a backfilling client would set them: the newest event time read so far in the
+    file, never ahead of the wall clock (lines that are not events, or dated after now, leave it alone).
+    Written apart from dvcpulse.backfill, as a foreign producer would be; with the simulator's files
+    (disorder within minutes) it judges every event on time."""
+
+    def __init__(self) -> None:
+        self.now_ms = 0
+
+    def read(self, line: bytes) -> int:
+        try:
+            value = orjson.loads(line)
+            when = datetime.fromisoformat(value["event_time"])
+            if when.tzinfo is not None and when.timestamp() <= time.time():
+                self.now_ms = max(self.now_ms, round(when.timestamp() * 1000))
+        except (orjson.JSONDecodeError, TypeError, KeyError, ValueError):
+            pass
+        return self.now_ms
 
 
 def _record_key(line: bytes) -> bytes:
@@ -46,25 +76,28 @@ async def _send_mixed(bootstrap: str, topic: str, lines: list[bytes], seed: int,
     await producer.start()
     sent = 0
     envelope: list[bytes] = []
+    clock = FileClock()
     try:
         all_partitions = list(range(partitions))
         for line in lines:
+            now_ms = clock.read(line)
             roll = rng.random()
             style = 0 if roll < 0.05 else 1 if roll < 0.10 else 2
             if style == 2 and not parses_as_json(line):
                 style = 0  # an array producer serialises objects: broken JSON only travels alone
             if style == 2:
                 envelope.append(line)
-                if len(envelope) == 100:
-                    await producer.send(topic, b"[" + b",".join(envelope) + b"]", partition=rng.randrange(partitions))
+                if len(envelope) == 100:  # stamped when sent, as a live client's envelope is: after its events
+                    value = b"[" + b",".join(envelope) + b"]"
+                    await producer.send(topic, value, partition=rng.randrange(partitions), headers=arrival(now_ms))
                     envelope, sent = [], sent + 1
                 continue
             key = _record_key(line)
             partition = murmur(key, all_partitions, all_partitions) if style == 0 else zlib.crc32(key) % partitions
-            await producer.send(topic, line, key=key or None, partition=partition)
+            await producer.send(topic, line, key=key or None, partition=partition, headers=arrival(now_ms))
             sent += 1
         if envelope:
-            await producer.send(topic, b"[" + b",".join(envelope) + b"]", partition=0)
+            await producer.send(topic, b"[" + b",".join(envelope) + b"]", partition=0, headers=arrival(clock.now_ms))
             sent += 1
         await producer.flush()
     finally:
@@ -132,9 +165,10 @@ def assert_matches_truth(client: Client, database: str, truth: dict[str, Any]) -
 async def _send_one_partition(bootstrap: str, topic: str, lines: list[bytes]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
+    clock = FileClock()
     try:
         for line in lines:
-            await producer.send_and_wait(topic, line, partition=0)
+            await producer.send_and_wait(topic, line, partition=0, headers=arrival(clock.read(line)))
     finally:
         await producer.stop()
 

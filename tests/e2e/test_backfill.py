@@ -4,13 +4,14 @@ One flush of such a backfill spans more than 100 month partitions of `events` an
 which ClickHouse refuses in one INSERT block (max_partitions_per_insert_block); the writer splits it
 (sinks/writer.py). Before that, the worker retried, exited and crash-looped, processing nothing.
 
-Lateness is kept out of the way on purpose: the lines are sent in event-time order on one source partition,
-and the stack's lateness horizon is twenty years (Settings(late_horizon_hours=24 * 365 * 20)), so no event
-is judged late whatever the lateness rules become.
+The history goes in as a user loads one, with `dvcpulse publish --backfill` (publish_lines(backfill=True))
+and the default 7-day horizon: each message states the file's own clock as its arrival, so the years count
+on time, while one event the file brings 30 days after newer ones is judged late, as it would have been live.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -18,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
+from dvcpulse.publisher import publish_lines
 from dvcpulse.stack import LocalStack, wait_until_processed
-from tests.e2e.pipeline import send_one_partition
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +34,6 @@ def stack(start_stack: Callable[..., LocalStack]) -> LocalStack:
         "backfill",
         batch_size=5_000,  # the whole backfill in a few flushes, each spanning the years
         batch_seconds=2.0,
-        late_horizon_hours=24 * 365 * 20,
     )
 
 
@@ -59,20 +59,35 @@ def backfill() -> tuple[list[bytes], Counter, Counter]:
                 submitted[str((start + VIETNAM).date())] += 1
                 synced[str((done + VIETNAM).date())] += 1
     lines.sort(key=lambda pair: pair[0])
-    return [line for _, line in lines], submitted, synced
+    ordered = [line for _, line in lines]
+    ordered.insert(len(ordered) // 2, LATE)
+    return ordered, submitted, synced
+
+
+LATE = orjson.dumps({
+    "event_id": "late-1", "record_id": "late", "procedure_code": "1.001", "service_code": "DV06",
+    "province_code": "79", "channel": 1, "online_level": "full", "event_type": "submitted", "status": 1,
+    "event_time": "2015-01-01T00:00:00+00:00",
+})  # fmt: skip
 
 
 def test_ten_year_backfill_is_loaded_exactly(stack: LocalStack) -> None:
     lines, submitted, synced = backfill()
-    records = len(lines) // 2
-    send_one_partition(stack.bootstrap, stack.settings.events_topic, lines)
+    records = len(lines) // 2  # the late event's record counts in no aggregate
+    settings = stack.settings
+    summary = asyncio.run(
+        publish_lines(lines, settings=settings, bootstrap=stack.bootstrap, topic=settings.events_topic,
+                      rejects_path=None, backfill=True)
+    )  # fmt: skip
+    assert (summary.events, summary.late_on_arrival) == (len(lines), 0)
     stack.start_worker("w1")
     client = stack.client()
     db = stack.settings.clickhouse_database
     seen = wait_until_processed(client, db, len(lines), timeout=300)
     assert seen == len(lines), f"processed {seen} of {len(lines)} events"
 
-    assert client.command(f"SELECT sum(late) FROM {db}.v_pipeline") == 0
+    assert client.command(f"SELECT sum(late) FROM {db}.v_pipeline") == 1
+    assert client.query(f"SELECT event_id FROM {db}.v_events WHERE is_late").result_rows == [("late-1",)]
     assert client.command(f"SELECT sum(duplicates) FROM {db}.v_pipeline") == 0
     assert client.command(f"SELECT count() FROM {db}.v_events") == len(lines)
     totals = client.query(f"SELECT sum(submitted), sum(synced) FROM {db}.v_counts_by_cell").result_rows[0]

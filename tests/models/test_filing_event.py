@@ -280,3 +280,13 @@ def test_schema_version_1_accepted_others_rejected() -> None:
         error = error_on(event(schema_version=version), "schema_version")
         assert "Input should be 1" in error.reason
         assert error.value == str(version)
+
+
+def test_times_have_millisecond_precision_finer_digits_are_dropped() -> None:
+    parsed = decode(event(event_time="2025-09-01T08:00:00.123999+07:00", due_date="2025-09-03T08:00:00.000999Z"))
+    assert parsed.event_time == datetime(2025, 9, 1, 1, 0, 0, 123_000, tzinfo=UTC)
+    assert parsed.due_date == datetime(2025, 9, 3, 8, 0, 0, tzinfo=UTC)
+    # so two events within one millisecond are ordered by event id alone, in the worker as in ClickHouse
+    a = decode(event(event_id="b", event_time="2025-09-01T08:00:00.123001+07:00"))
+    b = decode(event(event_id="a", event_time="2025-09-01T08:00:00.123999+07:00"))
+    assert a.event_time == b.event_time

@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dvcpulse.models.decode import MAX_EVENT_BYTES
+from dvcpulse.models.lateness import Lateness, Verdict
 from dvcpulse.models.partitioning import record_partition
 from dvcpulse.sinks.contract import Changes, PartitionHistory
 from dvcpulse.streams.aggregate import Aggregator
@@ -26,7 +27,7 @@ from dvcpulse.streams.internal import ORIGIN_HEADER, decode_origins
 from tests.models.event_helpers import CCCD, CONTEXT, JSON_VALUES, SETTINGS, assert_hidden, event
 
 PARTITIONS = 4
-HORIZON_MS = 7 * 24 * 3600 * 1000
+LATENESS = Lateness(horizon_ms=7 * 24 * 3600 * 1000)
 TOPIC = "events"
 NOW = datetime(2025, 9, 1, tzinfo=UTC)
 UNREPRESENTABLE = [b"1e400", b"-1e400", b"NaN", b"Infinity", b"-Infinity"]
@@ -56,15 +57,21 @@ class MemorySink:
 class Cluster:
     """One worker owning every partition of a simulated events topic."""
 
-    logs: dict[int, list[tuple[bytes | None, list[tuple[str, bytes]]]]] = field(
+    logs: dict[int, list[tuple[bytes | None, list[tuple[str, bytes]], int | None]]] = field(
         default_factory=lambda: {p: [] for p in range(PARTITIONS)}
     )
     sink: MemorySink = field(default_factory=MemorySink)
     dead: list[tuple[int, int, int | None, str]] = field(default_factory=list)  # (partition, offset, index, reason)
     forwarded: list[bytes] = field(default_factory=list)
 
-    def send(self, partition: int, value: bytes | None, headers: list[tuple[str, bytes]] | None = None) -> int:
-        self.logs[partition].append((value, headers or []))
+    def send(
+        self,
+        partition: int,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None,
+        timestamp_ms: int | None = None,
+    ) -> int:
+        self.logs[partition].append((value, headers or [], timestamp_ms))
         return len(self.logs[partition]) - 1
 
     def drain(self, batch: int = 7) -> None:
@@ -75,11 +82,11 @@ class Cluster:
             for partition in range(PARTITIONS):  # a batch may mix partitions, in offset order per partition
                 log, start = self.logs[partition], read[partition]
                 messages = [
-                    SourceMessage(TOPIC, partition, offset, value, headers)
-                    for offset, (value, headers) in enumerate(log[start : start + batch], start)
+                    SourceMessage(TOPIC, partition, offset, value, headers, timestamp_ms)
+                    for offset, (value, headers, timestamp_ms) in enumerate(log[start : start + batch], start)
                 ]
                 read[partition] += len(messages)
-                routed = route(messages, aggregator.states, PARTITIONS, HORIZON_MS, CONTEXT)
+                routed = route(messages, aggregator.states, PARTITIONS, LATENESS, CONTEXT)
                 changes = aggregator.apply(routed.to_apply)
                 for target, forward in sorted(routed.forwards.items()):
                     for value, origins in forward.messages():
@@ -96,6 +103,9 @@ class Cluster:
     def applied(self) -> list[tuple[int, str, str]]:
         """(partition, event id, record id) of every event applied."""
         return [(c.partition, row.event_id, row.record_id) for c in self.changes_list() for row, _ in c.history]
+
+    def late(self) -> set[str]:
+        return {row.event_id for c in self.changes_list() for row, _ in c.history if row.late}
 
     def changes_list(self) -> list[Changes]:
         return self.sink.changes
@@ -266,3 +276,52 @@ def test_a_huge_garbage_message_makes_a_small_dead_letter() -> None:
     cluster.drain()
     ((row),) = cluster.sink.dead_letters
     assert len(row[6]) < 70_000 and "envelope is not valid JSON" in row[4]
+
+
+EVENT_MS = 1_754_015_400_000  # event()'s event_time, 2025-08-01T09:30:00+07:00
+HOUR = 3600 * 1000
+ARRIVALS = st.sampled_from(
+    [
+        None,
+        EVENT_MS,
+        EVENT_MS + 2 * HOUR,
+        EVENT_MS - HOUR,
+        EVENT_MS - HOUR - 1,
+        EVENT_MS + 7 * 24 * HOUR,
+        EVENT_MS + 7 * 24 * HOUR + 1,
+        EVENT_MS - 90 * 24 * HOUR,
+    ]
+)
+HEADERS = st.sampled_from([None, b"garbage", b"-5", str(EVENT_MS).encode(), str(EVENT_MS - 2 * HOUR).encode(),
+                           str(EVENT_MS + 30 * 24 * HOUR).encode()])  # fmt: skip
+
+
+@SETTINGS
+@given(inputs(), st.lists(st.tuples(ARRIVALS, HEADERS), min_size=8, max_size=8))
+def test_property_lateness_and_the_future_follow_each_messages_own_arrival(messages: list, stamps: list) -> None:
+    """Any mix of message timestamps and dvcpulse-arrival headers (valid, earlier, later, garbage): an event is
+    applied once, late exactly when the horizon says so, dead-lettered when from the future of its arrival or
+    when its message's header is garbage; nothing else moves."""
+    cluster = Cluster()
+    expected, expected_late, future = set(), set(), set()
+    for (partition, value, numbers, _), (timestamp, header) in zip(messages, stamps, strict=False):
+        cluster.send(partition, value, [("dvcpulse-arrival", header)] if header is not None else None, timestamp)
+        if header is not None and not header.isdigit():
+            continue  # dead-lettered whole
+        arrival = int(header) if header is not None else timestamp
+        if header is not None and timestamp is not None:
+            arrival = min(arrival, timestamp)
+        verdict = LATENESS.judge(EVENT_MS, arrival)
+        ids = {f"V{n}" for n in numbers}
+        if verdict is Verdict.FUTURE:
+            future |= ids
+            continue
+        expected |= ids
+        if verdict is Verdict.LATE:
+            expected_late |= ids
+    cluster.drain()
+    counts = Counter(event_id for _, event_id, _ in cluster.applied())
+    assert set(counts) == expected and set(counts.values()) <= {1}
+    assert cluster.late() == expected_late
+    future_dead = [reason for *_, reason in cluster.dead if reason.startswith("event_time=")]
+    assert len(future_dead) == len(future)

@@ -156,18 +156,13 @@ def test_late_event_is_history_only() -> None:
     assert state.late == 1 and state.duplicates == 1  # a re-sent late event is a duplicate, not late twice
 
 
-def test_lateness_clock_is_per_partition_and_checkpointed() -> None:
-    horizon = 7 * DAY
-    a, b = PartitionState(partition=0), PartitionState(partition=1)
-    assert not a.judge_late(T0 + 10 * DAY, horizon)
-    assert not b.judge_late(T0, horizon)  # another partition has its own clock
-    assert not a.judge_late(T0 + 3 * DAY + 1, horizon)  # exactly 7 days behind minus 1 ms: on time
-    assert a.judge_late(T0 + 3 * DAY - 1, horizon)  # more than 7 days behind the newest in its partition
-    a.apply_message(0, [])
+def test_the_newest_arrival_read_is_checkpointed() -> None:
+    state = fresh()
+    state.newest_arrival_ms = T0 + DAY  # streams.ingest keeps it: the newest message timestamp read
+    state.apply_message(0, [event("e1")])
     restored = fresh()
-    restored.restore(PartitionHistory(a.take_changes().checkpoint, [], []))
-    assert restored.lateness_clock_ms == T0 + 10 * DAY and restored.judge_late(T0 + 3 * DAY - 1, horizon)
-    assert not restored.judge_late(T0 + 11 * DAY, horizon)
+    restored.restore(PartitionHistory(state.take_changes().checkpoint, [], []))
+    assert restored.newest_arrival_ms == T0 + DAY
 
 
 def test_replayed_offsets_are_skipped() -> None:
