@@ -10,6 +10,10 @@
 * `database`, `default_format`, `param_*` (server-side bound parameters) and any other parameter as a
   ClickHouse setting for that request only; HTTP transport parameters (`session_id`, `query_id`,
   `wait_end_of_query`, `compress`, ...) are accepted and ignored;
+* `client_protocol_version`: a `Native` result is written in the layout of that client revision
+  (sinks.native_revision: BlockInfo before each block, the custom-serialization byte after each column's
+  type), as a ClickHouse server does; chdb itself only writes revision 0. clickhouse-go (Grafana's plugin)
+  cannot read anything else, and clickhouse-connect switches to revision 54405 once its probe sees it;
 * response headers X-ClickHouse-Query-Id, -Timezone, -Summary, -Format (only for statements that
   produce a result, which clickhouse-connect's `command` relies on), -Server-Display-Name;
 * errors as HTTP 500 (4xx for a malformed request) with X-ClickHouse-Exception-Code and a
@@ -28,9 +32,9 @@ import socket
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import parse_qsl, urlsplit
 
 from dvcpulse.sinks.chdb_body import chunked_body, decoded, form_fields, sized_body
@@ -43,6 +47,7 @@ from dvcpulse.sinks.chdb_engine import (
     ServerError,
 )
 from dvcpulse.sinks.chdb_sql import InsertPlan, plan_insert, result_format
+from dvcpulse.sinks.native_revision import Piece, body_size, check_revision, client_revision, is_native, reencode
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +56,8 @@ log = logging.getLogger(__name__)
 _HEAD_LIMIT = 64 * 1024
 # Idle keep-alive connections are dropped after this long; announced in a Keep-Alive header.
 _KEEP_ALIVE_S = 300
+# A response body made of pieces goes out in writes of about this size (small pieces are gathered).
+_WRITE_SIZE = 256 * 1024
 
 # HTTP-level parameters of ClickHouse / clickhouse-connect that are not engine settings (or are settings
 # about the HTTP transport, which has no meaning here). They are accepted and ignored.
@@ -209,6 +216,8 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "GET" and settings.get("readonly", "0") in ("", "0"):
             settings["readonly"] = "2"  # ClickHouse only runs read-only queries for GET
 
+        revision = client_revision(params.get("client_protocol_version"))
+
         query = params.get("query", "")
         parts: Iterator[bytes] = iter(())
         if query:
@@ -220,24 +229,33 @@ class _Handler(BaseHTTPRequestHandler):
         head, complete = _read_head(stream)
         plan = plan_insert(head, complete)
         engine = self.server.engine
+        answer: bytes | list[Piece]
         if plan is None:
             sql = head if complete else head + b"".join(stream)
             if not sql.strip():
                 raise ServerError.make(SYNTAX_ERROR, "SYNTAX_ERROR", "Empty query", 400)
-            outcome = engine.execute(sql, fmt=default_format, database=database, settings=settings, params=bound)
             fmt = result_format(sql, default_format)
+            native_revision = revision if is_native(fmt) else 0
+            if native_revision:
+                check_revision(native_revision)  # before the statement runs
+            outcome = engine.execute(sql, fmt=default_format, database=database, settings=settings, params=bound)
+            answer = reencode(outcome.body, native_revision) if native_revision else outcome.body
         else:
             outcome = self._insert(plan, head, stream, database, settings, bound)
             fmt = None
+            answer = outcome.body
+        summary = outcome.summary
+        if not isinstance(answer, bytes):
+            summary = {**summary, "result_bytes": str(body_size(answer))}
         headers = {
             "Content-Type": _content_type(fmt),
             "X-ClickHouse-Query-Id": query_id,
             "X-ClickHouse-Timezone": settings.get("session_timezone") or engine.timezone,
-            "X-ClickHouse-Summary": json.dumps(outcome.summary, separators=(",", ":")),
+            "X-ClickHouse-Summary": json.dumps(summary, separators=(",", ":")),
         }
         if fmt:
             headers["X-ClickHouse-Format"] = fmt
-        self._reply(200, outcome.body, headers)
+        self._reply(200, answer, headers)
 
     def _insert(
         self,
@@ -273,12 +291,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- responses ---------------------------------------------------------------------------------------
 
-    def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+    def _reply(self, status: int, body: bytes | Sequence[Piece], headers: dict[str, str]) -> None:
+        pieces = [body] if isinstance(body, bytes) else body
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("X-ClickHouse-Server-Display-Name", "chdb")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(body_size(pieces)))
         if self.server.stopping:
             self.close_connection = True
         if self.close_connection:
@@ -286,7 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.send_header("Keep-Alive", f"timeout={_KEEP_ALIVE_S}")
         self.end_headers()
-        self.wfile.write(body)
+        _write_pieces(self.wfile, pieces)
 
     def _fail(self, error: ServerError, query_id: str) -> None:
         # The request body may be half read; only a fresh connection is safe after an error.
@@ -300,6 +319,24 @@ class _Handler(BaseHTTPRequestHandler):
         }
         with contextlib.suppress(OSError):
             self._reply(error.status, (text + "\n").encode("utf-8", "backslashreplace"), headers)
+
+
+def _write_pieces(out: BinaryIO, pieces: Sequence[Piece]) -> None:
+    """Send `pieces` in order: large ones as they are, small ones gathered into writes of ~_WRITE_SIZE."""
+    pending = bytearray()
+    for piece in pieces:
+        if len(piece) >= _WRITE_SIZE:
+            if pending:
+                out.write(pending)
+                pending = bytearray()
+            out.write(piece)
+        else:
+            pending += piece
+            if len(pending) >= _WRITE_SIZE:
+                out.write(pending)
+                pending = bytearray()
+    if pending:
+        out.write(pending)
 
 
 def _drain(body: Iterator[bytes]) -> None:
