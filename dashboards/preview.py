@@ -13,6 +13,7 @@ import math
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,13 @@ VN = ZoneInfo(TIMEZONE)
 ROW_PX = 34  # one grid row
 COL_PX = 66  # one grid column at the 1600 px page the screenshot uses
 CHROMIUM = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
+# Headless, and quiet on the network: a fresh profile would otherwise fetch components, sync and QUIC probes
+# while it renders a local file. --no-sandbox because CI and containers often run as root.
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+)  # fmt: skip
+WINDOW = "--window-size=1600,1600"
 PALETTE = {"green": "#56a64b", "blue": "#3274d9", "orange": "#ff9830", "red": "#e02f44", "text": "#8e8e8e"}
 SERIES_COLORS = ("#56a64b", "#3274d9", "#ff9830", "#a352cc", "#e02f44", "#8ab8ff")
 
@@ -325,17 +333,20 @@ def find_chromium() -> str | None:
     return None
 
 
+def run_chromium(browser: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+    """Headless Chromium with a throwaway profile (two runs never share or lock one)."""
+    with tempfile.TemporaryDirectory(prefix="dvcpulse-chromium-") as profile:
+        command = [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args]
+        return subprocess.run(command, check=True, capture_output=True, timeout=timeout)
+
+
 def screenshot(html_path: Path, png_path: Path, *, chromium: str | None = None) -> str:
     """PNG via headless Chromium when there is one; returns what happened, for the user."""
     browser = chromium or find_chromium()
     if not browser:
         return "no headless Chromium found (looked for /usr/bin/chromium and on PATH): PNG skipped"
-    command = [
-        browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-        f"--screenshot={png_path}", "--window-size=1600,1600", html_path.resolve().as_uri(),
-    ]  # fmt: skip
     try:
-        subprocess.run(command, check=True, capture_output=True, timeout=120)
+        run_chromium(browser, f"--screenshot={png_path.resolve()}", WINDOW, html_path.resolve().as_uri())
     except (OSError, subprocess.SubprocessError) as error:
         return f"Chromium could not take the screenshot: {error}"
     return f"PNG written to {png_path}"

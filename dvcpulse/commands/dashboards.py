@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dvcpulse.commands.common import DATA_DIR_HELP, fail, load_settings
+from dvcpulse.commands.common import DATA_DIR_HELP, fail, group, load_settings, require_data
 
 
 def build_command(
@@ -89,6 +89,7 @@ def preview_command(
     from dvcpulse.sinks.connection import connect
 
     settings = load_settings(data_dir)
+    require_data(settings)
     client = connect(settings)
     try:
         preview = write_preview(
@@ -105,7 +106,7 @@ def preview_command(
 
 
 def register(app: typer.Typer) -> None:
-    dashboards_app = typer.Typer(help="Grafana dashboards and alert rules, built as code.", no_args_is_help=True)
+    dashboards_app = group(help="Grafana dashboards and alert rules, built as code.", no_args_is_help=True)
     dashboards_app.command("build")(build_command)
     dashboards_app.command("check")(check_command)
     dashboards_app.command("push")(push_command)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dvcpulse.commands.common import DATA_DIR_HELP, fail, load_settings
+from dvcpulse.commands.common import DATA_DIR_HELP, fail, group, load_settings
 from dvcpulse.sinks.connection import connect, describe, resolve_dsn
 from dvcpulse.sinks.migrate import available, changed_since_applied, migrate
 
@@ -36,7 +36,9 @@ def migrate_command(data_dir: Annotated[Path | None, typer.Option("--data-dir", 
 
 def serve_command(
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help=DATA_DIR_HELP)] = None,
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 [default: a free one].")] = 0,
+    port: Annotated[
+        int, typer.Option("--port", show_default=False, help="Port on 127.0.0.1 [default: a free one].")
+    ] = 0,
 ) -> None:
     """Serve the embedded chdb over ClickHouse's HTTP interface, so several processes can share it."""
     from dvcpulse.sinks.chdb_endpoint import find_running_server
@@ -53,7 +55,7 @@ def serve_command(
 
 
 def register(app: typer.Typer) -> None:
-    db_app = typer.Typer(help="ClickHouse schema and the embedded engine.", no_args_is_help=True)
+    db_app = group(help="ClickHouse schema and the embedded engine.", no_args_is_help=True)
     db_app.command("migrate")(migrate_command)
     db_app.command("serve")(serve_command)
     app.add_typer(db_app, name="db")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from dvcpulse.commands.common import group
 from dvcpulse.models.filing_event import CODE_PATTERN, SCHEMA_VERSION, TIME_PATTERN, Channel, FilingEvent
 from dvcpulse.seeds.reference import OTHER_SERVICE, legacy_provinces, provinces, service_codes
 
@@ -173,6 +174,6 @@ def export(
 
 
 def register(app: typer.Typer) -> None:
-    schema_app = typer.Typer(help="The event schema.", no_args_is_help=True)
+    schema_app = group(help="The event schema.", no_args_is_help=True)
     schema_app.command("export")(export)
     app.add_typer(schema_app, name="schema")

@@ -6,13 +6,16 @@
 The generator and its calibration live in dvcpulse.seeds.simulator; the counting rules in
 dvcpulse.seeds.ground_truth.
 With --rate the lines go through dvcpulse.publisher, which validates before sending: malformed lines are
-rejected there and never reach Kafka (the truth counts them for nothing either way).
+rejected there and never reach Kafka (the truth counts them for nothing either way). No event is sent before
+its time (the worker dead-letters events from the future): past events go at --rate, later ones when their
+time comes; and they are sent as a backfill (dvcpulse.backfill), so simulated history counts as on time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from enum import StrEnum
@@ -46,9 +49,10 @@ def _config(**options: Any) -> SimulationConfig:
 
 
 def _publish(lines: Iterable[bytes], rate: float, bootstrap: str | None, data_dir: Path | None) -> str:
-    """Send the lines to the events topic through dvcpulse.publisher; malformed lines are rejected there."""
+    """Send the lines to the events topic through dvcpulse.publisher, each no earlier than its event time."""
     from aiokafka.errors import KafkaError  # imported here: only --rate needs Kafka
 
+    from dvcpulse.commands.up_traffic import paced, timed
     from dvcpulse.publisher import PublishError, publish_lines
     from dvcpulse.topics import BrokerNotFound, resolve_bootstrap
 
@@ -57,12 +61,14 @@ def _publish(lines: Iterable[bytes], rate: float, bootstrap: str | None, data_di
         server = bootstrap or resolve_bootstrap(settings)
     except BrokerNotFound as error:
         fail(str(error))
+    source = paced(timed(lines), live_from=time.time(), stopping=threading.Event())
     try:
         summary = asyncio.run(
             publish_lines(
-                lines, settings=settings, bootstrap=server, topic=settings.events_topic, rate=rate, rejects_path=None
+                source, settings=settings, bootstrap=server, topic=settings.events_topic, rate=rate,
+                rejects_path=None, backfill=True,
             )
-        )
+        )  # fmt: skip
     except (PublishError, KafkaError, OSError) as error:
         fail(f"publishing to {server} failed: {error}")
     return f"{settings.events_topic} on {server} ({summary})"
@@ -111,7 +117,12 @@ def simulate_command(
     ] = None,
     rate: Annotated[
         float | None,
-        typer.Option("--rate", min=0.001, help="Publish to Kafka at this many events/s instead of writing a file."),
+        typer.Option(
+            "--rate",
+            min=0.001,
+            help="Publish to Kafka at up to this many events/s instead of writing a file (events after now wait "
+            "for their time).",
+        ),
     ] = None,
     bootstrap: Annotated[str | None, typer.Option("--bootstrap", help="With --rate: Kafka bootstrap servers.")] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="With --rate: " + DATA_DIR_HELP)] = None,

@@ -1,273 +1,363 @@
-"""`dvcpulse up`: the whole system on one machine, no Docker: broker, ClickHouse, worker, simulator, live view."""
+"""`dvcpulse up`: the whole system on one machine, no Docker: broker, ClickHouse, worker, simulator, live view.
+
+By default it shows live traffic in the current time: a simulated national day that started `--history-hours`
+ago, whose past is loaded at once and whose events then arrive as their time comes (commands.up_traffic), so
+the dashboards read as they would in production. `--until-drained` simulates `--records` filings over those
+past hours only and exits once the worker has processed them all (for scripts and tests). Each run draws a run
+id that goes into its record ids, so running `up` again makes new filings instead of merging into old ones.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import logging
+import shlex
+import signal
+import sys
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from types import FrameType
+from typing import IO, Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console, Group
+from aiokafka.errors import KafkaError
+from clickhouse_connect.driver.client import Client
+from rich.console import Console
 from rich.live import Live
-from rich.panel import Panel
-from rich.table import Table
 
-from dvcpulse.commands.common import DATA_DIR_HELP, fail, load_settings
+from dvcpulse.commands.common import DATA_DIR_HELP, cli_command, fail, load_settings, shown_path
+from dvcpulse.commands.errors import explain, kafka_unreachable
+from dvcpulse.commands.simulate import ProfileName
+from dvcpulse.commands.up_feed import Feed, Source
+from dvcpulse.commands.up_traffic import day_config, live_days, new_run_id, paced
+from dvcpulse.commands.up_view import Figures, Flow, live_view, progress_line, read_figures, share, summary_tables
 from dvcpulse.embedded_broker import BrokerError
 from dvcpulse.kafka_jars import KafkaJarsError
-from dvcpulse.publisher import PublishSummary, publish_lines
-from dvcpulse.seeds.simulator import PROFILES, SimulationConfig, simulate
-from dvcpulse.stack import LocalStack, processed_events
+from dvcpulse.seeds.ground_truth import write_truth
+from dvcpulse.seeds.simulator import PROFILES, Simulation, SimulationConfig, simulate
+from dvcpulse.stack import LocalStack
 
 console = Console(stderr=True)
+PROGRESS_SECONDS = 10.0  # between plain progress lines (output not a terminal)
+DRAIN_SECONDS = 60.0  # how long the summary waits for the worker to process what was published
+WORKER = "w1"
+EVENTS_PER_FILING = 4.3  # submitted, 1-4 status changes, synced (seeds.simulator.lifecycles)
 
 
 @dataclass
-class Feed:
-    """Publishes the simulator's (or a file's) lines in a background thread and counts them."""
+class Plan:
+    """What a run publishes, and how."""
 
-    lines: Iterator[bytes]
-    stack: LocalStack
-    rate: float | None
-    read: int = 0
-    summary: PublishSummary | None = None
-    error: BaseException | None = None
-    simulation: Any = None
-    thread: threading.Thread = field(init=False)
-    stopping: threading.Event = field(default_factory=threading.Event)
-    exhausted: bool = False  # every line of the input was handed to the publisher
-
-    def _counted(self) -> Iterator[bytes]:
-        for line in self.lines:
-            if self.stopping.is_set():
-                return  # publish_lines then flushes what it has and returns its summary
-            self.read += 1
-            yield line
-        self.exhausted = True
-
-    def _run(self) -> None:
-        settings = self.stack.settings
-        try:
-            self.summary = asyncio.run(
-                publish_lines(
-                    self._counted(),
-                    settings=settings,
-                    bootstrap=self.stack.bootstrap,
-                    topic=settings.events_topic,
-                    rate=self.rate,
-                    rejects_path=settings.data_dir / "up.rejects.jsonl",
-                )
-            )
-        except BaseException as error:  # reported by the main thread
-            self.error = error
-
-    def start(self) -> Feed:
-        self.thread = threading.Thread(target=self._run, name="dvcpulse-feed", daemon=True)
-        self.thread.start()
-        return self
-
-    @property
-    def done(self) -> bool:
-        return not self.thread.is_alive()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop feeding and wait for the publisher to flush, before the broker goes away."""
-        self.stopping.set()
-        self.thread.join(timeout)
+    source: Source
+    description: str
+    backfill: bool = False  # a file's history, judged by its own clock (dvcpulse.backfill)
+    simulation: Simulation | None = None  # --until-drained: its truth goes into the summary
+    run_id: str | None = None
 
 
-def snapshot(stack: LocalStack) -> dict[str, Any]:
-    """The figures the live view and the summary show, straight from the ClickHouse views."""
-    client = stack.client()
-    db = stack.settings.clickhouse_database
-    totals = next(client.query(f"SELECT * FROM {db}.v_totals").named_results())
-    pipeline = next(client.query(f"SELECT * FROM {db}.v_freshness").named_results())
-    dead = client.command(f"SELECT count() FROM {db}.v_dead_letters")
-    provinces = client.query(
-        f"SELECT p.name AS name, sumIf(submitted, channel = 2 AND online_level != 'none') AS online, "
-        f"sumIf(submitted, channel IN (1, 2) AND online_level != 'none') AS base "
-        f"FROM {db}.v_counts_by_cell AS c INNER JOIN {db}.provinces AS p ON p.code = c.province_code "
-        f"GROUP BY name HAVING base > 0 ORDER BY online / base DESC, name"
-    ).result_rows
-    rates = [(name, online / base) for name, online, base in provinces]
-    return {
-        "processed": int(pipeline["processed"] or 0),
-        "duplicates": int(pipeline["duplicates"] or 0),
-        "late": int(pipeline["late"] or 0),
-        "dead_lettered": int(dead or 0),
-        "freshness_seconds": pipeline["last_write_age_seconds"],
-        "submitted": int(totals["submitted"]),
-        "synced": int(totals["synced"]),
-        "synced_online": int(totals["synced_online"]),
-        "synced_in_person": int(totals["synced_in_person"]),
-        "synced_postal": int(totals["synced_postal"]),
-        "synced_online_share": totals["synced_online_share"],
-        "online_rate": totals["online_rate"],
-        "full_online_rate": totals["full_online_rate"],
-        "status_changes": int(totals["status_changes"]),
-        "top_provinces": rates[:5],
-        "bottom_provinces": rates[-5:][::-1],
-    }
+def _file_lines(path: Path, stopping: threading.Event) -> Iterator[bytes]:
+    with path.open("rb") as lines:
+        yield from lines
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}%"
-
-
-def render(feed: Feed, figures: dict[str, Any], rates: tuple[float, float], processed_before: int) -> Group:
-    """The live view; flow figures are this run's, totals are everything in ClickHouse (the data dir)."""
-    published = feed.read
-    processed = figures["processed"] - processed_before
-    lag = max(published - processed - (feed.summary.rejected if feed.summary else 0), 0)
-    flow = Table.grid(padding=(0, 3))
-    flow.add_row("events in", f"{published:,}", f"{rates[0]:,.0f}/s")
-    flow.add_row("processed", f"{processed:,}", f"{rates[1]:,.0f}/s")
-    flow.add_row("lag", f"{lag:,}", "")
-    flow.add_row("dead letters", f"{figures['dead_lettered']:,}", f"duplicates {figures['duplicates']:,}")
-    fresh = figures["freshness_seconds"]
-    flow.add_row("last write", "—" if fresh is None else f"{fresh:.1f}s ago", f"late {figures['late']:,}")
-    national = Table.grid(padding=(0, 3))
-    national.add_row("đồng bộ (synced)", f"{figures['synced']:,}")
-    national.add_row("trực tuyến (online)", f"{figures['synced_online']:,}", _pct(figures["synced_online_share"]))
-    full = f"toàn trình {_pct(figures['full_online_rate'])}"
-    national.add_row("tỷ lệ trực tuyến (766)", _pct(figures["online_rate"]), full)
-    ranks = Table("cao nhất / top", "", "thấp nhất / bottom", "", box=None)
-    for (top, top_rate), (bottom, bottom_rate) in zip(
-        figures["top_provinces"], figures["bottom_provinces"], strict=False
-    ):
-        ranks.add_row(top, _pct(top_rate), bottom, _pct(bottom_rate))
-    return Group(
-        Panel(flow, title="pipeline"),
-        Panel(national, title="Toàn quốc"),
-        Panel(ranks, title="tỉnh/thành theo tỷ lệ trực tuyến"),
+def plan(
+    *, input_file: Path | None, records: int | None, profile: str, seed: int, history_hours: float,
+    speedup: float, until_drained: bool,
+) -> Plan:  # fmt: skip
+    """The traffic of this run (see the module docstring)."""
+    if input_file is not None:
+        if not input_file.is_file():
+            fail(f"{input_file} does not exist")
+        return Plan(partial(_file_lines, input_file), f"publishing {input_file}", backfill=True)
+    run_id = new_run_id()
+    per_day = PROFILES[profile].records_per_day
+    if until_drained:
+        now = datetime.now(UTC).replace(microsecond=0)
+        count = records if records is not None else round(per_day * history_hours / 24)
+        config = SimulationConfig(
+            profile=profile, records=count, seed=seed, start=now - timedelta(hours=history_hours),
+            days=history_hours / 24, run_id=run_id, until=now,
+        )  # fmt: skip
+        simulation = simulate(config)
+        text = f"{count:,} simulated filings ({profile} profile) over the last {history_hours:g} h, run {run_id}"
+        return Plan(lambda stopping: simulation, text, simulation=simulation, run_id=run_id)
+    daily = records if records is not None else per_day
+    now = time.time()
+    start = datetime.fromtimestamp(now - history_hours * 3600, UTC).replace(microsecond=0)
+    days = partial(day_config, profile, daily, seed, run_id, start)
+    pace = "in real time" if speedup == 1 else f"{speedup:g}x faster than real time (stamped as sent)"
+    text = (
+        f"live traffic, {daily:,} filings a simulated day ({profile} profile, about "
+        f"{daily * EVENTS_PER_FILING / 86400 * speedup:,.0f} events/s on average): the last {history_hours:g} h "
+        f"at once, then {pace}; run {run_id}"
     )
+
+    def source(stopping: threading.Event) -> AsyncIterator[bytes]:
+        return paced(live_days(days), live_from=now, speedup=speedup, stopping=stopping)
+
+    return Plan(source, text, run_id=run_id)
 
 
 def up(
     records: Annotated[
-        int | None, typer.Option("--records", help="Filings to simulate [default: a national day].")
+        int | None,
+        typer.Option(
+            "--records",
+            min=1,
+            help="Filings per simulated day (live), or in all with --until-drained "
+            "[default: the profile's national day, 120,000 for 2025; with --until-drained, its share of "
+            "--history-hours].",
+        ),
     ] = None,
-    profile: Annotated[str, typer.Option("--profile", help=f"Simulator profile: {', '.join(PROFILES)}.")] = "2025",
-    seed: Annotated[int, typer.Option("--seed")] = 1,
-    speedup: Annotated[float, typer.Option("--speedup", help="Simulated seconds per real second (live mode).")] = 60.0,
+    profile: Annotated[ProfileName, typer.Option("--profile", help="Simulator profile.")] = ProfileName.y2025,
+    seed: Annotated[int, typer.Option("--seed", help="Simulator seed (each run also draws its own run id).")] = 1,
+    history_hours: Annotated[
+        float,
+        typer.Option(
+            "--history-hours",
+            min=0.01,
+            help="Hours of recent past simulated first and loaded at once: a whole day by default, so that the "
+            "totals mix office hours and night whenever the demo starts.",
+        ),
+    ] = 24.0,
+    speedup: Annotated[
+        float,
+        typer.Option(
+            "--speedup",
+            min=0.01,
+            help="Live pace: simulated seconds per real second after the history (above 1, "
+            "each event is stamped with the moment it is sent, never ahead of it).",
+        ),
+    ] = 1.0,
     rate: Annotated[
-        float | None, typer.Option("--rate", help="Events/s to publish [default: realistic x speed-up].")
+        float | None, typer.Option("--rate", min=0.001, help="Cap on events/s published [default: no cap].")
     ] = None,
     input_file: Annotated[
-        Path | None, typer.Option("--input", help="Process this JSONL file instead of simulating.")
+        Path | None, typer.Option("--input", help="Publish this JSONL file (its history) instead of simulating.")
     ] = None,
     until_drained: Annotated[bool, typer.Option("--until-drained", help="No live view; exit when processed.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the final summary as one JSON object.")] = False,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help=DATA_DIR_HELP)] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="With --until-drained: give up after this long.")] = 1800,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="With --until-drained: give up after this many seconds.")
+    ] = 1800,
 ) -> None:
     """Run everything locally (an Apache Kafka broker + chdb): worker, simulator and a live terminal view."""
     settings = load_settings(data_dir)
-    simulation = None
-    if input_file is not None:
-        if not input_file.exists():
-            fail(f"{input_file} does not exist")
-        lines: Iterator[bytes] = (line for line in input_file.open("rb"))
-        publish_rate = rate
-    else:
-        start = (datetime.now(tz=UTC) - timedelta(days=1)).replace(microsecond=0)
-        config = SimulationConfig(profile=profile, records=records, seed=seed, start=start.isoformat())
-        simulation = simulate(config)
-        lines = iter(simulation)
-        events_per_day = config.record_count * 4.3  # ~4.3 events per filing
-        publish_rate = rate or (None if until_drained else max(events_per_day / 86400 * speedup, 1.0))
-    started = time.monotonic()
+    traffic = plan(
+        input_file=input_file, records=records, profile=profile.value, seed=seed, history_hours=history_hours,
+        speedup=speedup, until_drained=until_drained,
+    )  # fmt: skip
+    progress: IO[str] = sys.stderr if as_json else sys.stdout  # --json keeps stdout for the JSON alone
     stack = LocalStack(settings)
-    feed: Feed | None = None
-    console.print(f"[bold]dvcpulse up[/]: data in {settings.data_dir.resolve()}")
+    run: Run | None = None
+    figures: Figures | None = None
+    drained = stopped = False  # stopped: by Ctrl-C or SIGTERM or, with --until-drained, once all is processed
+    started = time.monotonic()
+    # aiokafka logs a failed connection before raising it; the error is reported once, below, with its fix
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    console.print(f"[bold]dvcpulse up[/]: {traffic.description}", highlight=False, soft_wrap=True)
+    console.print(f"data in {settings.data_dir.resolve()}", highlight=False, soft_wrap=True)
+    previous_int = signal.getsignal(signal.SIGINT)
+    previous_term = signal.signal(signal.SIGTERM, _interrupt)  # a supervisor's stop: the same clean path
     try:
-        stack.start()
-        stack.start_worker("w1")
-        console.print(f"kafka {stack.bootstrap} · clickhouse {stack.clickhouse_url} · worker started")
-        feed = Feed(lines, stack, publish_rate).start()
-        feed.simulation = simulation
-        figures = _wait_drained(stack, feed, timeout) if until_drained else _live(stack, feed)
+        try:
+            stack.start()
+        except KafkaError:
+            fail(kafka_unreachable(settings.kafka_bootstrap))
+        stack.start_worker(WORKER)
+        client = stack.client()
+        before = read_figures(client, settings.clickhouse_database)
+        console.print(
+            f"kafka {stack.bootstrap} · clickhouse {stack.clickhouse_url} · worker started",
+            highlight=False,
+            soft_wrap=True,
+        )
+        feed = Feed(
+            traffic.source, settings, stack.bootstrap, rate=rate, backfill=traffic.backfill,
+            rejects_path=settings.data_dir / "up.rejects.jsonl",
+        ).start()  # fmt: skip
+        run = Run(stack, client, feed, before)
+        live = not until_drained and console.is_terminal and sys.stdout.isatty()
+        _watch(run, live=live, until_drained=until_drained, timeout=timeout, progress=progress)
+        stopped = True
     except KeyboardInterrupt:
-        if feed is not None:
-            feed.stop()
-        figures = snapshot(stack) if stack.clickhouse_url else {}
+        stopped = True  # stop publishing, let the worker finish what was sent, then the summary
     except (BrokerError, KafkaJarsError) as error:
         fail(str(error))
     finally:
-        console.print("stopping …")
-        if feed is not None:
-            feed.stop()
-        stack.stop()
-    if feed is None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave processes behind
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            if run is not None:
+                run.feed.stop()
+                if stopped:
+                    figures, drained = _drain(run)
+            if stack.broker or stack.gateway or stack.workers:
+                console.print("stopping …")
+            stack.stop()
+        finally:
+            signal.signal(signal.SIGINT, previous_int)
+            signal.signal(signal.SIGTERM, previous_term)
+    if run is None or figures is None:
         fail("stopped before anything was published")
-    _report(figures, feed, simulation, time.monotonic() - started, settings.data_dir, as_json)
-
-
-def _wait_drained(stack: LocalStack, feed: Feed, timeout: float) -> dict[str, Any]:
-    client = stack.client()
-    db = stack.settings.clickhouse_database
-    deadline = time.monotonic() + timeout
-    while not feed.done or processed_events(client, db) < (feed.summary.events if feed.summary else 0):
-        if feed.error is not None:
-            raise feed.error
-        if time.monotonic() > deadline:
-            fail(f"not drained within {timeout:.0f}s", code=1)
-        time.sleep(0.5)
-    if feed.error is not None:
-        raise feed.error
-    return snapshot(stack)
-
-
-def _live(stack: LocalStack, feed: Feed) -> dict[str, Any]:
-    figures = snapshot(stack)
-    before = figures["processed"]
-    last = (time.monotonic(), feed.read, figures["processed"])
-    rates = (0.0, 0.0)
-    console.print("[dim]Ctrl-C stops everything cleanly and prints a summary.[/]")
-    with Live(render(feed, figures, rates, before), console=console, refresh_per_second=2) as live:
-        while True:
-            time.sleep(1.0)
-            figures = snapshot(stack)
-            now = time.monotonic()
-            elapsed = max(now - last[0], 1e-6)
-            rates = ((feed.read - last[1]) / elapsed, (figures["processed"] - last[2]) / elapsed)
-            last = (now, feed.read, figures["processed"])
-            live.update(render(feed, figures, rates, before))
-            if feed.error is not None:
-                raise feed.error
-
-
-def _report(
-    figures: dict[str, Any], feed: Feed, simulation: Any, seconds: float, data_dir: Path, as_json: bool
-) -> None:
-    summary = feed.summary
-    result = {
-        "events_in": feed.read,
-        "published": summary.events if summary else None,
-        "rejected_by_publisher": summary.rejected if summary else None,
-        **{k: v for k, v in figures.items() if k not in {"top_provinces", "bottom_provinces"}},
-        "seconds": round(seconds, 1),
-        "data_dir": str(data_dir.resolve()),
-    }
-    if simulation is not None and feed.exhausted:
-        result["simulation"] = {
-            k: simulation.truth()[k] for k in ("profile", "seed", "records", "first_event_time", "options")
-        }
+    result = _result(run.feed, traffic, figures, run.before, drained, time.monotonic() - started, settings.data_dir)
     if as_json:
         typer.echo(orjson.dumps(result, default=str).decode())
-        return
-    table = Table(title="dvcpulse summary", show_header=False)
-    for key, value in result.items():
-        if key != "simulation":
-            table.add_row(key, _pct(value) if key.endswith(("share", "rate")) else f"{value}")
-    Console().print(table)
-    typer.echo(f'query it: dvcpulse sql --data-dir {data_dir} "SELECT * FROM v_totals"')
+    else:
+        _print_summary(result, settings.data_dir, drained)
+    if run.feed.error is not None:
+        fail(explain(run.feed.error), code=1)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@dataclass
+class Run:
+    """A started run: its stack, a client of its ClickHouse, its feed, and the figures before it began."""
+
+    stack: LocalStack
+    client: Client
+    feed: Feed
+    before: Figures
+
+    def figures(self) -> Figures:
+        return read_figures(self.client, self.stack.settings.clickhouse_database)
+
+    def settled(self, figures: Figures) -> int:
+        """Events of this run the worker is done with."""
+        return figures.settled - self.before.settled
+
+    def worker_failure(self) -> str | None:
+        """Why the worker is gone, if it is (its log says more)."""
+        process = self.stack.workers.get(WORKER)
+        code = None if process is None else process.poll()
+        if code is None:
+            return None
+        log = shown_path(self.stack.settings.data_dir / "logs" / f"worker-{WORKER}.log")
+        return f"the worker exited with code {code}: see {log}"
+
+
+def _watch(run: Run, *, live: bool, until_drained: bool, timeout: float, progress: IO[str]) -> None:
+    """Refresh the figures every second until Ctrl-C (or, with --until-drained, until all is processed).
+
+    The live view shows the last second's rates; a progress line (output not a terminal) those since the
+    line before.
+    """
+    feed, figures = run.feed, run.before
+    flow = line_flow = Flow()
+    last = last_line = time.monotonic()
+    deadline = last + timeout
+    display = Live(live_view(flow, figures), console=console, refresh_per_second=2) if live else None
+    if display is not None:
+        console.print("[dim]Ctrl-C stops everything cleanly and prints a summary.[/]")
+        display.start()
+    try:
+        while True:
+            time.sleep(1.0)
+            figures = run.figures()
+            now = time.monotonic()
+            flow = flow.advanced(feed.published, run.settled(figures), now - last)
+            last = now
+            if display is not None:
+                display.update(live_view(flow, figures))
+            elif now - last_line >= PROGRESS_SECONDS:
+                line_flow = line_flow.advanced(feed.published, run.settled(figures), now - last_line)
+                last_line = now
+                print(progress_line(line_flow, figures), file=progress, flush=True)
+            if feed.error is not None:
+                fail(explain(feed.error), code=1)
+            if failure := run.worker_failure():
+                fail(failure, code=1)
+            if until_drained and feed.done and flow.settled >= feed.published:
+                return
+            if until_drained and now > deadline:
+                fail(f"not drained within {timeout:.0f} s ({flow.lag:,} events not processed yet)", code=1)
+    finally:
+        if display is not None:
+            display.stop()
+
+
+def _drain(run: Run) -> tuple[Figures, bool]:
+    """The figures once the worker has processed what was published (waits DRAIN_SECONDS at most)."""
+    figures = run.figures()
+    waiting = run.feed.published - run.settled(figures)
+    if waiting <= 0 or run.worker_failure():
+        return figures, waiting <= 0
+    console.print(
+        f"waiting up to {DRAIN_SECONDS:.0f} s for the worker to process the last {waiting:,} events "
+        "(Ctrl-C again to skip) …"
+    )
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # the skip
+    deadline = time.monotonic() + DRAIN_SECONDS
+    try:
+        while time.monotonic() < deadline and not run.worker_failure():
+            time.sleep(0.5)
+            figures = run.figures()
+            if run.settled(figures) >= run.feed.published:
+                return figures, True
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return figures, False
+
+
+def _result(
+    feed: Feed, traffic: Plan, figures: Figures, before: Figures, drained: bool, seconds: float, data_dir: Path
+) -> dict[str, Any]:
+    """The summary: top-level figures are this run's; `all_time` is everything in the data dir."""
+    run = figures.since(before)
+    result: dict[str, Any] = {
+        "events_in": feed.read,
+        "published": feed.published,
+        "rejected_by_publisher": feed.summary.rejected if feed.summary else 0,
+        **run,
+        "synced_online_share": share(run["synced_online"], run["synced"]),
+        "drained": drained,
+        "seconds": round(seconds, 1),
+        "data_dir": str(data_dir.resolve()),
+        "run_id": traffic.run_id,
+        "all_time": {
+            "processed": figures.processed,
+            "dead_lettered": figures.dead_lettered,
+            "duplicates": figures.duplicates,
+            "late": figures.late,
+            **figures.totals,
+            **figures.rates,
+            "last_write_age_seconds": figures.last_write_age,
+        },
+    }
+    if traffic.simulation is not None and feed.exhausted:
+        truth = traffic.simulation.truth()
+        path = data_dir / f"up-{traffic.run_id}.truth.json"
+        write_truth(path, truth)
+        facts = ("profile", "seed", "records", "first_event_time", "options")
+        result["simulation"] = {key: truth[key] for key in facts} | {"truth": str(path.resolve())}
+    return result
+
+
+def _print_summary(result: dict[str, Any], data_dir: Path, drained: bool) -> None:
+    out = Console()
+    out.print()
+    for table in summary_tables(result):
+        out.print(table)
+    if not drained:
+        out.print(
+            f"[yellow]the worker had not processed every event published when this was taken "
+            f"({result['published'] - result['processed'] - result['dead_lettered']:,} left)[/]"
+        )
+    command, where = cli_command(), shlex.quote(shown_path(data_dir))
+    # plain prints: a command wrapped at the terminal's width could not be pasted back
+    print(f'query it:   {command} sql --data-dir {where} "SELECT * FROM v_totals"')
+    print(f"dashboard:  {command} dashboards preview --data-dir {where}", flush=True)
 
 
 def register(app: typer.Typer) -> None:

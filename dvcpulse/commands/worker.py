@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from aiokafka.errors import KafkaError
 
 from dvcpulse.commands.common import DATA_DIR_HELP, fail, load_settings
+from dvcpulse.commands.errors import kafka_unreachable
 from dvcpulse.settings import DEV_PII_KEY, Settings
 from dvcpulse.sinks.connection import connect, describe, embedded, require_gateway, resolve_dsn, target_description
 from dvcpulse.sinks.migrate import migrate
@@ -30,7 +33,10 @@ def prepare(settings: Settings, *, run_migrations: bool) -> str:
         bootstrap = resolve_bootstrap(settings)
     except BrokerNotFound as error:
         fail(str(error))
-    counts = asyncio.run(ensure_topics(settings, bootstrap))
+    try:
+        counts = asyncio.run(ensure_topics(settings, bootstrap))
+    except KafkaError:
+        fail(kafka_unreachable(bootstrap))
     found = counts.get(settings.events_topic)
     if found != settings.partitions:
         fail(
@@ -62,6 +68,11 @@ def run_worker(settings: Settings, *, run_migrations: bool, loglevel: str = "inf
     if settings.pii_key.get_secret_value() == DEV_PII_KEY:
         log.warning("DVCPULSE_PII_KEY is not set: citizen ids are hashed with the development key")
     bootstrap = prepare(settings, run_migrations=run_migrations)
+    # Faust keeps a directory of its own, by default "<app id>-data" in the working directory: every worker
+    # started from the repository (by `up`, the tests, the benches) left one there. It goes under the data dir
+    # instead; APP_DATADIR is Faust's own setting for it (an explicit value wins).
+    faust_dir = Path(os.environ.setdefault("APP_DATADIR", str(settings.data_dir.resolve() / "faust" / settings.app_id)))
+    faust_dir.parent.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = create_app(settings, bootstrap)
     tune_garbage_collector()
     log.info("worker: kafka %s, clickhouse %s", bootstrap, describe(resolve_dsn(settings)))

@@ -1,11 +1,14 @@
 """Configuration: everything a run depends on, validated up front, and the parsers for its text options.
 
-The same config gives the same bytes; the only wall clock is `start="now"`. The knobs are fractions:
-`duplicates`, `out_of_order` and `malformed` per unique valid event, `late` and `legacy_codes` per record.
+The same config gives the same bytes; the only wall clock is `start="now"` (and `until="now"`). The knobs are
+fractions: `duplicates`, `out_of_order` and `malformed` per unique valid event, `late` and `legacy_codes` per
+record. `run_id` tells runs with the same seed apart (see `randomness` and `events`); `until` cuts a run off:
+events that would arrive after it are not emitted (nor counted in the truth), as in a stream observed up to now.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +20,8 @@ from dvcpulse.seeds.simulator.provinces import legacy_capacity
 
 DEFAULT_START = datetime(2025, 9, 1, tzinfo=VIETNAM_TZ)
 DEFAULT_LATE_BY = timedelta(days=2)
+# A run id goes into record ids (models.filing_event.CODE_PATTERN allows these characters) and random seeds.
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9.]{1,16}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +39,8 @@ class SimulationConfig:
     late_by: timedelta = DEFAULT_LATE_BY
     malformed: float = 0.0
     legacy_codes: float = 0.0
+    run_id: str | None = None  # None: record ids and random streams of the seed alone (as before run ids)
+    until: datetime | str | None = None  # aware datetime, ISO 8601 text or "now"; None: every event
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -53,6 +60,10 @@ class SimulationConfig:
         if self.late_by < timedelta(0):
             raise ValueError("late_by must not be negative")
         parse_start(self.start)  # fail early on a bad start
+        if self.until is not None:
+            parse_start(self.until, name="until")
+        if self.run_id is not None and not RUN_ID_PATTERN.fullmatch(self.run_id):
+            raise ValueError(f"run_id must be 1-16 letters, digits or dots, not {self.run_id!r}")
 
     @property
     def record_count(self) -> int:
@@ -63,8 +74,12 @@ class SimulationConfig:
     def start_epoch(self) -> int:
         return int(parse_start(self.start).timestamp())
 
-    def facts(self, start_epoch: int) -> dict[str, Any]:
-        """The run's options as the truth file records them."""
+    def until_epoch(self) -> int | None:
+        """The last second an event may arrive at, or None for no limit."""
+        return None if self.until is None else int(parse_start(self.until, name="until").timestamp())
+
+    def facts(self, start_epoch: int, until_epoch: int | None = None) -> dict[str, Any]:
+        """The run's options as the truth file records them (times resolved: "now" as the instant used)."""
         return {
             "profile": self.profile,
             "seed": self.seed,
@@ -78,11 +93,13 @@ class SimulationConfig:
                 "late_by_seconds": int(self.late_by.total_seconds()),
                 "malformed": self.malformed,
                 "legacy_codes": self.legacy_codes,
+                "run_id": self.run_id,
+                "until": None if until_epoch is None else vn_iso(until_epoch),
             },
         }
 
 
-def parse_start(value: datetime | str) -> datetime:
+def parse_start(value: datetime | str, name: str = "start") -> datetime:
     """An aware datetime from a datetime, ISO 8601 text or "now"; a time without offset is Vietnam time."""
     if isinstance(value, str) and value.strip().lower() == "now":
         return datetime.now(VIETNAM_TZ).replace(microsecond=0)
@@ -91,7 +108,7 @@ def parse_start(value: datetime | str) -> datetime:
             value = datetime.fromisoformat(value.strip())
         except ValueError:
             example = "2025-09-01T00:00:00+07:00"
-            raise ValueError(f"start must be ISO 8601 (e.g. {example}) or 'now', not {value!r}") from None
+            raise ValueError(f"{name} must be ISO 8601 (e.g. {example}) or 'now', not {value!r}") from None
     return value if value.tzinfo is not None else value.replace(tzinfo=VIETNAM_TZ)
 
 

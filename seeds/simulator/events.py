@@ -1,7 +1,9 @@
 """Events: records turned into serialised FilingEvent lines, in the order they arrive.
 
 Lines are ordered by the time an event happened. A record flagged late arrives at that time but is stamped
-`late_by` earlier: a province syncing a backlog. Event times are written in +07:00. The arrival knobs
+`late_by` earlier: a province syncing a backlog. Event times are written in +07:00. With `until`, the stream
+ends before the first event arriving after it. A record id is `<agency>-<YYMMDD>-<serial>`, or
+`<agency>-<YYMMDD>-<run id>-<serial>` in a run with a run id (serials restart every run). The arrival knobs
 (out of order, duplicates, malformed lines) are applied afterwards, in `arrival`.
 """
 
@@ -46,13 +48,17 @@ _Pending = tuple[int, int, _Record, str, int]
 class EventWriter:
     """Turns records into serialised events in arrival order."""
 
-    def __init__(self, config: SimulationConfig, mix: Sequence[ServiceEntry], streams: Streams):
+    def __init__(
+        self, config: SimulationConfig, mix: Sequence[ServiceEntry], streams: Streams, until: int | None = None
+    ):
         self.mix = mix
         self.units = province_units()
         self.late_by = int(config.late_by.total_seconds())
         self.rng = streams.lifecycle
         self.ids = streams.ids
         self.serials: dict[tuple[str, str], int] = {}  # (agency, date) -> last record serial that day
+        self.run_part = f"{config.run_id}-" if config.run_id else ""
+        self.until = until  # the run's `until`, resolved once (it may be "now")
 
     def events(self, drafts: Sequence[Draft]) -> Iterator[Event]:
         """(line, cell, event type, stamped time) per event, ordered by (arrival time, creation order).
@@ -77,6 +83,8 @@ class EventWriter:
             if due:
                 due.sort()  # (arrival, order) is unique, so the record is never compared
                 for pending in due:
+                    if self.until is not None and pending[0] > self.until:
+                        return  # arrival order: every later event arrives after `until` too
                     yield self._line(pending)
             if index < total and not buckets:
                 minute = drafts[index][0] // 60  # skip quiet minutes
@@ -119,7 +127,7 @@ class EventWriter:
         self.serials[serial_key] = serial
         codes = entry.procedure_codes
         members: dict[str, Any] = {
-            "record_id": f"{agency}-{day[2:4]}{day[5:7]}{day[8:10]}-{serial:06d}",
+            "record_id": f"{agency}-{day[2:4]}{day[5:7]}{day[8:10]}-{self.run_part}{serial:06d}",
             "procedure_code": codes[int(len(codes) * rng.random() ** 2)],
             "service_code": entry.service_code,
             "province_code": sent_code,

@@ -2,10 +2,11 @@
 
 Only `random.Random` is used, one stream per concern, seeded from the string
 "dvcpulse-simulator:<seed>:<stream>" (string seeds are hashed with SHA-512, independent of
-PYTHONHASHSEED). Because each knob draws from its own stream, the base streams do not depend on the knobs:
-the same seed with and without `duplicates` gives the same events with the same ids. Together with no wall
-clock (unless `start="now"`) and no iteration over a set anywhere in the simulator, the same arguments give
-the same bytes.
+PYTHONHASHSEED), or "dvcpulse-simulator:<seed>/<run id>:<stream>" for a run with a run id: `dvcpulse up` draws
+one per run, so that re-running it makes new traffic, while seed and run id still give the same bytes.
+Because each knob draws from its own stream, the base streams do not depend on the knobs: the same seed with
+and without `duplicates` gives the same events with the same ids. Together with no wall clock (unless
+`start="now"`) and no iteration over a set anywhere in the simulator, the same arguments give the same bytes.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import random
 from dataclasses import dataclass, fields
 
 
-def _stream(seed: int, name: str) -> random.Random:
-    return random.Random(f"dvcpulse-simulator:{seed}:{name}")
+def _stream(seed: int, name: str, run_id: str | None = None) -> random.Random:
+    key = seed if run_id is None else f"{seed}/{run_id}"
+    return random.Random(f"dvcpulse-simulator:{key}:{name}")
 
 
 @dataclass(slots=True)
@@ -32,8 +34,8 @@ class Streams:
     malformed: random.Random
 
     @classmethod
-    def for_seed(cls, seed: int) -> Streams:
-        return cls(*(_stream(seed, f.name) for f in fields(cls)))
+    def for_seed(cls, seed: int, run_id: str | None = None) -> Streams:
+        return cls(*(_stream(seed, f.name, run_id) for f in fields(cls)))
 
 
 def event_id(rng: random.Random) -> str:

@@ -44,13 +44,14 @@ class Simulation:
     def _run(self) -> Iterator[bytes]:
         config = self.config
         start = config.start_epoch()
-        streams = Streams.for_seed(config.seed)
+        streams = Streams.for_seed(config.seed, config.run_id)
         profile = PROFILES[config.profile]
         mix = service_mix(profile)
         drafts = draw_records(config, start, mix, streams)
-        events = EventWriter(config, mix, streams).events(drafts)
+        until = config.until_epoch()  # resolved once: "now" must mean one instant for the events and the truth
+        events = EventWriter(config, mix, streams, until).events(drafts)
         yield from Arrival(config, streams, self._truth).lines(events)
-        facts = config.facts(start)
+        facts = config.facts(start, until)
         facts["expected_online_share"] = expected_online_share(mix)
         facts["late_records"] = sum(1 for d in drafts if d[6])
         facts["legacy_code_records"] = sum(1 for d in drafts if d[5])

@@ -297,3 +297,35 @@ def test_bad_options_are_refused() -> None:
         SimulationConfig(profile="2023")
     result = CliRunner().invoke(app, ["simulate", "--records", "5", "--duplicates", "1.5"])
     assert result.exit_code == 2
+
+
+# -- run ids and the cut-off (what `dvcpulse up` uses) -------------------------------------------------
+
+
+def test_a_run_id_gives_new_record_ids_and_the_same_bytes_again() -> None:
+    plain, _ = run(records=300, seed=4)
+    first, truth = run(records=300, seed=4, run_id="a1b2c3")
+    again, _ = run(records=300, seed=4, run_id="a1b2c3")
+    other, _ = run(records=300, seed=4, run_id="d4e5f6")
+    assert first == again  # seed and run id: same bytes
+    ids = {name: {orjson.loads(line)["record_id"] for line in lines} for name, lines in
+           (("plain", plain), ("first", first), ("other", other))}  # fmt: skip
+    assert all(record_id.split("-")[2] == "a1b2c3" for record_id in ids["first"])
+    assert all(len(record_id.split("-")) == 3 for record_id in ids["plain"])  # without a run id, as before
+    assert not ids["first"] & ids["other"] and not ids["first"] & ids["plain"]
+    assert truth["options"]["run_id"] == "a1b2c3"
+    with pytest.raises(ValueError, match="run_id"):
+        SimulationConfig(run_id="no-dashes")
+
+
+def test_until_cuts_the_stream_and_the_truth_counts_what_came_out() -> None:
+    lines, truth = run(records=2_000, seed=9, until="2025-09-01T12:00:00+07:00")
+    until = datetime.fromisoformat("2025-09-01T12:00:00+07:00")
+    times = [datetime.fromisoformat(orjson.loads(line)["event_time"]) for line in lines]
+    assert times and max(times) <= until
+    assert truth["options"]["until"] == "2025-09-01T12:00:00+07:00"
+    assert truth["last_event_time"] <= truth["options"]["until"]
+    assert 0 < truth["totals"]["synced"] < truth["totals"]["submitted"] < 2_000  # filings of the afternoon are cut
+    assert {key: value for key, value in truth.items() if key not in RUN_FACTS} == recount(lines)
+    full, _ = run(records=2_000, seed=9)
+    assert lines == full[: len(lines)]  # the same stream, stopped
