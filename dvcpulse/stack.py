@@ -29,7 +29,8 @@ from dvcpulse.topics import ensure_topics
 log = logging.getLogger(__name__)
 
 
-def _stop_process(process: subprocess.Popen, *, kill: bool = False, timeout: float = 30.0) -> None:
+def stop_process(process: subprocess.Popen, *, kill: bool = False, timeout: float = 30.0) -> None:
+    """SIGTERM (or SIGKILL), then SIGKILL if it has not exited within `timeout`; waits for the exit."""
     if process.poll() is not None:
         return
     process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
@@ -131,13 +132,13 @@ class LocalStack:
     def stop_worker(self, worker_id: str, *, kill: bool = False) -> None:
         process = self.workers.pop(worker_id, None)
         if process is not None:
-            _stop_process(process, kill=kill)
+            stop_process(process, kill=kill)
 
     def stop(self) -> None:
         for worker_id in list(self.workers):
             self.stop_worker(worker_id)
         if self.gateway is not None:
-            _stop_process(self.gateway)
+            stop_process(self.gateway)
             self.gateway = None
         if self.broker is not None:
             self.broker.stop()

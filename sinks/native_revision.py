@@ -198,7 +198,9 @@ class _String(_Kind):
         return pos
 
 
-class _Nullable(_Kind):
+class _Wrapping(_Kind):
+    """A type around one inner type, whose state prefix is the inner type's."""
+
     def __init__(self, inner: _Kind) -> None:
         self.inner = inner
         self.prefixed = inner.prefixed
@@ -206,19 +208,14 @@ class _Nullable(_Kind):
     def prefix(self, buf: bytes, pos: int) -> int:
         return self.inner.prefix(buf, pos)
 
+
+class _Nullable(_Wrapping):
     def data(self, buf: bytes, pos: int, rows: int) -> int:
         return self.inner.data(buf, pos + rows, rows)  # the null map: one byte a row
 
 
-class _Array(_Kind):
+class _Array(_Wrapping):
     """Array, Map and Nested: each row's end offset as UInt64, then the elements of all rows (if any)."""
-
-    def __init__(self, inner: _Kind) -> None:
-        self.inner = inner
-        self.prefixed = inner.prefixed
-
-    def prefix(self, buf: bytes, pos: int) -> int:
-        return self.inner.prefix(buf, pos)
 
     def data(self, buf: bytes, pos: int, rows: int) -> int:
         (elements,) = _u64(buf, pos + 8 * (rows - 1))

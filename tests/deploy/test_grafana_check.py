@@ -43,6 +43,7 @@ from dvcpulse.settings import Settings
 from dvcpulse.sinks.chdb_endpoint import find_running_server
 from dvcpulse.sinks.connection import connect
 from dvcpulse.sinks.migrate import migrate
+from dvcpulse.stack import stop_process
 from tests.dashboards import test_dashboards as dash
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,12 +119,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield Served(settings, url, dash.Loaded(client, settings, now, filings, events))
         client.close()
     finally:
-        gateway.terminate()
-        try:
-            gateway.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            gateway.kill()
-            gateway.wait()
+        stop_process(gateway, timeout=40)
         log.close()
 
 
@@ -283,12 +279,7 @@ def grafana(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         api.wait("/api/health", lambda: api.call("/api/health").get("database") == "ok", 180)
         yield api
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         log.close()
 
 

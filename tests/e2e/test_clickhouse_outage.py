@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from dvcpulse.stack import LocalStack, _stop_process, processed_events, wait_until_processed
+from dvcpulse.stack import LocalStack, processed_events, stop_process, wait_until_processed
 from tests.e2e.pipeline import assert_matches_truth, send_mixed
 from tests.e2e.test_pipeline import drain, simulate
 
@@ -70,7 +70,7 @@ def test_gateway_outage_with_worker_restart_keeps_totals_exact(stack: LocalStack
     assert 0 < mid < truth["valid_events"], "the worker must be mid-drain when the gateway goes"
 
     assert stack.gateway is not None
-    _stop_process(stack.gateway)  # SIGTERM: the gateway withdraws its endpoint and releases the data dir
+    stop_process(stack.gateway)  # SIGTERM: the gateway withdraws its endpoint and releases the data dir
     stack.gateway = None
     outage_started = time.monotonic()
     time.sleep(OUTAGE_SECONDS / 2)
