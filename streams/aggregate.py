@@ -1,24 +1,32 @@
 """Aggregate: apply routed events to partition state and flush the changes to ClickHouse.
 
-State for a partition is loaded from ClickHouse before the first batch that touches it (and again after
+A partition's checkpoint is loaded from ClickHouse before the first batch that touches it (and again after
 each rebalance that assigns it), so the ClickHouse checkpoint, not the Kafka committed offset, says what
-was applied: redelivered messages are skipped by offset.
+was applied: redelivered messages are skipped by offset. Records and cells are loaded on demand, as of the
+durable checkpoint, before the batch that needs them (`prefetch`), and the coldest are forgotten beyond a
+budget (DVCPULSE_MAX_RECORDS, DVCPULSE_MAX_CELLS per partition): sinks/SCHEMA.md, "State on demand".
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 
 from dvcpulse.sinks.contract import Changes, EventRow, PartitionSink
-from dvcpulse.streams.state import PartitionState
+from dvcpulse.streams.state import PartitionState, pack_counts
 
 log = logging.getLogger(__name__)
 
+MAX_RECORDS = int(os.environ.get("DVCPULSE_MAX_RECORDS", "100000"))  # per partition
+MAX_CELLS = int(os.environ.get("DVCPULSE_MAX_CELLS", "100000"))  # per partition, minute and day cells each
+
 
 class Aggregator:
-    def __init__(self, sink: PartitionSink):
+    def __init__(self, sink: PartitionSink, max_records: int = MAX_RECORDS, max_cells: int = MAX_CELLS):
         self.sink = sink
+        self.max_records, self.max_cells = max_records, max_cells
+        self.fallbacks = 0  # cell lookups answered by replaying a partition's history (see prefetch)
         self.states: dict[int, PartitionState] = {}
         self.written: dict[int, int] = {}  # partition -> next offset to read after what ClickHouse holds
 
@@ -29,19 +37,75 @@ class Aggregator:
             self.written.pop(partition, None)
 
     def load(self, partitions: Iterable[int]) -> None:
-        """Restore the partitions not in memory from what the sink holds (blocking: reads ClickHouse)."""
+        """Take the checkpoint of the partitions not in memory (blocking: reads ClickHouse); nothing else is
+        read until a batch needs it (`prefetch`)."""
         for partition in partitions:
             if partition not in self.states:
                 state = PartitionState(partition=partition)
-                history = self.sink.read_partition(partition)
-                if history is not None:
-                    state.restore(history)
-                    log.info(
-                        "restored partition %d at offset %d: %d records from %d history rows and %d re-sends",
-                        partition, state.offset, len(state.records), len(history.events), len(history.resends),
-                    )  # fmt: skip
+                state.resume(self.sink.read_checkpoint(partition))
+                log.info("resumed partition %d at offset %d", partition, state.offset)
                 self.states[partition] = state
                 self.written[partition] = state.offset + 1
+
+    def prefetch(self, to_apply: list[tuple[int, int, list[EventRow]]]) -> None:
+        """Before applying (partition, offset, events): forget cold records and cells beyond the budgets, then
+        load the records and cells the batch needs that are not in memory, as of the durable checkpoint
+        (blocking: reads ClickHouse; run on the I/O thread after every write submitted before it, so the
+        durable offset is this worker's last completed flush)."""
+        by_partition: dict[int, list[tuple[int, list[EventRow]]]] = {}
+        for partition, offset, events in to_apply:
+            by_partition.setdefault(partition, []).append((offset, events))
+        for partition, messages in by_partition.items():
+            state = self.states.get(partition)
+            if state is None or not state.lazy:
+                continue
+            durable = self.written[partition] - 1
+            state.evict(durable, self.max_records, self.max_cells)
+            missing = state.missing_records(messages)
+            if missing and durable >= 0:  # (nothing durable yet: nothing stored as of it)
+                events, resends = self.sink.read_records(partition, missing, durable)
+                state.install_records(events, resends, durable)
+            minutes, days = state.missing_cells(messages)
+            if durable < 0:
+                state.install_cells(dict.fromkeys(minutes, 0), dict.fromkeys(days, 0), durable)
+            elif minutes or days:
+                state.install_cells(*self._cells_at(state, minutes, days, durable), durable)
+
+    def _cells_at(
+        self, state: PartitionState, minutes: list[int], days: list[int], durable: int
+    ) -> tuple[dict[int, int], dict[int, int]]:
+        """Packed counters of these cells as of `durable`: from the stored rows (their values, or the values
+        they state for before their flush), else from the partition's history up to `durable` (exact, slow:
+        only when two flushes beyond `durable` wrote a cell, e.g. the previous owner's writes in flight)."""
+        found: list[dict[int, int]] = []
+        unknown: list[tuple[dict[int, int], int, bool]] = []
+        for keys, table, readable in (
+            (minutes, "agg_minute_partial", state.cell),
+            (days, "agg_day_partial", state.day_cell),
+        ):
+            values: dict[int, int] = {}
+            readable_keys = [readable(key) for key in keys]
+            stored = self.sink.read_cells(state.partition, table, readable_keys) if keys else {}
+            for key, readable_key in zip(keys, readable_keys, strict=True):
+                row = stored.get(readable_key)
+                counters = (0,) * 12 if row is None else row.as_of(durable)
+                if counters is None:
+                    unknown.append((values, key, table == "agg_minute_partial"))
+                else:
+                    values[key] = pack_counts(counters)
+            found.append(values)
+        if unknown:
+            self.fallbacks += 1
+            history = self.sink.read_partition(state.partition, upto=durable)
+            scratch = PartitionState(
+                state.partition, attributes=list(state.attributes), attribute_ids=dict(state.attribute_ids)
+            )
+            if history is not None:
+                scratch.restore(history)
+            for values, key, minute in unknown:
+                values[key] = (scratch.minutes if minute else scratch.days).get(key, 0)
+            log.info("partition %d: %d cells read from history up to %d", state.partition, len(unknown), durable)
+        return found[0], found[1]
 
     def apply(self, to_apply: list[tuple[int, int, list[EventRow]]]) -> list[Changes]:
         """Apply (partition, offset, events) in offset order per partition; returns the changes to write."""

@@ -69,6 +69,8 @@ class Pipeline:
         ]
         states = await self.owned_states({m.partition for m in messages})
         routed = route(messages, states, self.partitions, self.lateness, self.validation_context)
+        if routed.to_apply:  # records and cells not in memory, loaded after the writes before this batch
+            await retried_in_io_thread("state lookup", partial(self.aggregator.prefetch, routed.to_apply))
         changes = self.aggregator.apply(routed.to_apply)
         received_at = now_utc()
         pending = [
