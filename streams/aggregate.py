@@ -4,13 +4,12 @@ A partition's checkpoint is loaded from ClickHouse before the first batch that t
 each rebalance that assigns it), so the ClickHouse checkpoint, not the Kafka committed offset, says what
 was applied: redelivered messages are skipped by offset. Records and cells are loaded on demand, as of the
 durable checkpoint, before the batch that needs them (`prefetch`), and the coldest are forgotten beyond a
-budget (DVCPULSE_MAX_RECORDS, DVCPULSE_MAX_CELLS per partition): sinks/SCHEMA.md, "State on demand".
+budget (settings max_records, max_cells: a worker's, shared by its partitions): sinks/SCHEMA.md, "State on demand".
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable
 
 from dvcpulse.sinks.contract import Changes, EventRow, PartitionSink
@@ -18,8 +17,8 @@ from dvcpulse.streams.state import PartitionState, pack_counts
 
 log = logging.getLogger(__name__)
 
-MAX_RECORDS = int(os.environ.get("DVCPULSE_MAX_RECORDS", "100000"))  # per partition
-MAX_CELLS = int(os.environ.get("DVCPULSE_MAX_CELLS", "100000"))  # per partition, minute and day cells each
+MAX_RECORDS = 200_000  # per worker (dvcpulse.settings: the worker's setting)
+MAX_CELLS = 200_000  # per worker, minute cells and day cells each
 
 
 class Aggregator:
@@ -47,20 +46,32 @@ class Aggregator:
                 self.states[partition] = state
                 self.written[partition] = state.offset + 1
 
-    def prefetch(self, to_apply: list[tuple[int, int, list[EventRow]]]) -> None:
-        """Before applying (partition, offset, events): forget cold records and cells beyond the budgets, then
-        load the records and cells the batch needs that are not in memory, as of the durable checkpoint
-        (blocking: reads ClickHouse; run on the I/O thread after every write submitted before it, so the
-        durable offset is this worker's last completed flush)."""
-        by_partition: dict[int, list[tuple[int, list[EventRow]]]] = {}
-        for partition, offset, events in to_apply:
-            by_partition.setdefault(partition, []).append((offset, events))
-        for partition, messages in by_partition.items():
-            state = self.states.get(partition)
-            if state is None or not state.lazy:
+    def lookups_needed(self, to_apply: list[tuple[int, int, list[EventRow]]]) -> bool:
+        """Forget cold records and cells beyond the budgets; then whether the batch (partition, offset, events)
+        touches any record or cell not in memory (cheap: no I/O, run on the event loop, so a batch whose state
+        is all in memory is applied while the previous batch is being written)."""
+        needed = False
+        shares = max(1, len(self.states))  # the budgets are the worker's, shared by the partitions it owns
+        max_records, max_cells = max(1, self.max_records // shares), max(1, self.max_cells // shares)
+        for partition, messages in _by_partition(to_apply).items():
+            state, written = self.states.get(partition), self.written.get(partition)
+            if state is None or written is None or not state.lazy:
                 continue
-            durable = self.written[partition] - 1
-            state.evict(durable, self.max_records, self.max_cells)
+            state.evict(written - 1, max_records, max_cells)
+            if not needed:
+                minutes, days = state.missing_cells(messages)
+                needed = bool(state.missing_records(messages) or minutes or days)
+        return needed
+
+    def prefetch(self, to_apply: list[tuple[int, int, list[EventRow]]]) -> None:
+        """Before applying (partition, offset, events): load the records and cells the batch needs that are not
+        in memory, as of the durable checkpoint (blocking: reads ClickHouse; run on the I/O thread after every
+        write submitted before it, so the durable offset is this worker's last completed flush)."""
+        for partition, messages in _by_partition(to_apply).items():
+            state, written = self.states.get(partition), self.written.get(partition)
+            if state is None or written is None or not state.lazy:
+                continue  # revoked meanwhile: the batch leaves its messages unapplied (streams.pipeline)
+            durable = written - 1
             missing = state.missing_records(messages)
             if missing and durable >= 0:  # (nothing durable yet: nothing stored as of it)
                 events, resends = self.sink.read_records(partition, missing, durable)
@@ -127,3 +138,10 @@ class Aggregator:
         self.sink.write(changes)
         for change in changes:
             self.written[change.partition] = change.offset + 1
+
+
+def _by_partition(to_apply: list[tuple[int, int, list[EventRow]]]) -> dict[int, list[tuple[int, list[EventRow]]]]:
+    by_partition: dict[int, list[tuple[int, list[EventRow]]]] = {}
+    for partition, offset, events in to_apply:
+        by_partition.setdefault(partition, []).append((offset, events))
+    return by_partition

@@ -44,7 +44,8 @@ def reference(stream: list[tuple[int, int, list[EventRow]]]) -> PartitionState:
 def run(aggregator: Aggregator, batches: list[list[tuple[int, int, list[EventRow]]]]) -> None:
     for batch in batches:
         aggregator.load({p for p, _, _ in batch})
-        aggregator.prefetch(batch)
+        if aggregator.lookups_needed(batch):  # evicts beyond the budgets, then says whether to read
+            aggregator.prefetch(batch)
         aggregator.flush(aggregator.apply(batch))
 
 
