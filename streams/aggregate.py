@@ -22,8 +22,15 @@ MAX_CELLS = 200_000  # per worker, minute cells and day cells each
 
 
 class Aggregator:
-    def __init__(self, sink: PartitionSink, max_records: int = MAX_RECORDS, max_cells: int = MAX_CELLS):
+    def __init__(
+        self,
+        sink: PartitionSink,
+        max_records: int = MAX_RECORDS,
+        max_cells: int = MAX_CELLS,
+        lookup_sink: PartitionSink | None = None,
+    ):
         self.sink = sink
+        self.lookup_sink = lookup_sink or sink  # reads for `prefetch`, on a thread of their own in the worker
         self.max_records, self.max_cells = max_records, max_cells
         self.fallbacks = 0  # cell lookups answered by replaying a partition's history (see prefetch)
         self.states: dict[int, PartitionState] = {}
@@ -65,8 +72,9 @@ class Aggregator:
 
     def prefetch(self, to_apply: list[tuple[int, int, list[EventRow]]]) -> None:
         """Before applying (partition, offset, events): load the records and cells the batch needs that are not
-        in memory, as of the durable checkpoint (blocking: reads ClickHouse; run on the I/O thread after every
-        write submitted before it, so the durable offset is this worker's last completed flush)."""
+        in memory, as of the durable offset D (blocking: reads ClickHouse). Writes may be in flight meanwhile:
+        what is not in memory was last changed at or before D, and rows beyond D are not read (sinks/SCHEMA.md,
+        "State on demand")."""
         for partition, messages in _by_partition(to_apply).items():
             state, written = self.states.get(partition), self.written.get(partition)
             if state is None or written is None or not state.lazy:
@@ -74,7 +82,7 @@ class Aggregator:
             durable = written - 1
             missing = state.missing_records(messages)
             if missing and durable >= 0:  # (nothing durable yet: nothing stored as of it)
-                events, resends = self.sink.read_records(partition, missing, durable)
+                events, resends = self.lookup_sink.read_records(partition, missing, durable)
                 state.install_records(events, resends, durable)
             minutes, days = state.missing_cells(messages)
             if durable < 0:
@@ -96,7 +104,7 @@ class Aggregator:
         ):
             values: dict[int, int] = {}
             readable_keys = [readable(key) for key in keys]
-            stored = self.sink.read_cells(state.partition, table, readable_keys) if keys else {}
+            stored = self.lookup_sink.read_cells(state.partition, table, readable_keys) if keys else {}
             for key, readable_key in zip(keys, readable_keys, strict=True):
                 row = stored.get(readable_key)
                 counters = (0,) * 12 if row is None else row.as_of(durable)
@@ -107,7 +115,7 @@ class Aggregator:
             found.append(values)
         if unknown:
             self.fallbacks += 1
-            history = self.sink.read_partition(state.partition, upto=durable)
+            history = self.lookup_sink.read_partition(state.partition, upto=durable)
             scratch = PartitionState(
                 state.partition, attributes=list(state.attributes), attribute_ids=dict(state.attribute_ids)
             )

@@ -19,7 +19,7 @@ from dvcpulse.models.lateness import Lateness, timestamp_ms
 from dvcpulse.streams.aggregate import Aggregator
 from dvcpulse.streams.ingest import SourceMessage, now_utc, route
 from dvcpulse.streams.internal import ORIGIN_HEADER
-from dvcpulse.streams.io_thread import retried_in_io_thread
+from dvcpulse.streams.io_thread import retried_in_io_thread, retried_in_lookup_thread
 from dvcpulse.streams.state import PartitionState
 
 
@@ -70,8 +70,8 @@ class Pipeline:
         states = await self.owned_states({m.partition for m in messages})
         routed = route(messages, states, self.partitions, self.lateness, self.validation_context)
         to_apply, not_owned = routed.to_apply, routed.not_owned
-        if to_apply and self.aggregator.lookups_needed(to_apply):  # loaded after the writes before this batch
-            await retried_in_io_thread("state lookup", partial(self.aggregator.prefetch, to_apply))
+        if to_apply and self.aggregator.lookups_needed(to_apply):  # read as of what is durable now
+            await retried_in_lookup_thread("state lookup", partial(self.aggregator.prefetch, to_apply))
             # a rebalance during the lookup may have revoked (or revoked and restored) a partition: its
             # messages are left to whoever holds its state now, unacknowledged
             moved = {p for p in {p for p, _, _ in to_apply} if self.aggregator.states.get(p) is not states[p]}

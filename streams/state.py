@@ -101,6 +101,11 @@ def pack_counts(counters: tuple[int, ...]) -> int:
     return int.from_bytes(_COUNTERS_LAYOUT.pack(*counters), "little")
 
 
+def _day_number(minute: int) -> int:
+    """The Vietnam calendar day (days since 1970) of an epoch minute."""
+    return (minute * 60 + VIETNAM_UTC_OFFSET_SECONDS) // 86400
+
+
 def _day_key(cell: int) -> int:
     return ((cell >> ATTR_BITS) * 60 + VIETNAM_UTC_OFFSET_SECONDS) // 86400 << ATTR_BITS | cell & ATTR_MASK
 
@@ -134,6 +139,11 @@ class PartitionState:
     # a batch that needs them (streams.aggregate), and evicted when cold. Last offset that touched each, oldest
     # first (a touch moves it to the end).
     lazy: bool = False
+    # Cells at or after these (epoch minute, Vietnam day number) that are not in memory hold nothing as of the
+    # durable offset: every stored cell is older than the newest event at the checkpoint, or was evicted (which
+    # moves these past it). Such cells are taken as zero without a read.
+    minutes_known_from: int = -(1 << 62)
+    days_known_from: int = -(1 << 62)
     record_touch: dict[str, int] = field(default_factory=dict)
     minute_touch: dict[int, int] = field(default_factory=dict)
     day_touch: dict[int, int] = field(default_factory=dict)
@@ -254,6 +264,9 @@ class PartitionState:
             self.newest_arrival_ms = checkpoint.newest_arrival_ms
             self.processed, self.duplicates = checkpoint.processed, checkpoint.duplicates
             self.late = checkpoint.late
+            newest_minute = checkpoint.newest_event_ms // 60000
+            self.minutes_known_from = newest_minute + 1
+            self.days_known_from = _day_number(newest_minute) + 1
         self.taken_at = self.offset
 
     def missing_records(self, messages: list[tuple[int, list[EventRow]]]) -> list[str]:
@@ -276,24 +289,44 @@ class PartitionState:
                 touch[record_id] = durable
 
     def missing_cells(self, messages: list[tuple[int, list[EventRow]]]) -> tuple[list[int], list[int]]:
-        """Minute and day cells the messages may change that are not in memory: each on-time event's own cell,
-        and the cells of its record's first submitted and synced events (a retraction moves a count from
-        there). The records must be in memory."""
+        """Minute and day cells the messages may change that are not in memory and must be read: each on-time
+        event's own cell, and the cell of its record's first submitted (synced) event when it is a submitted
+        (synced) event earlier than that one (the count moves from there). The records must be in memory.
+        Cells known to hold nothing (see `minutes_known_from`) are taken as zero here instead."""
         minutes: set[int] = set()
         for offset, events in messages:
             if offset <= self.offset:
                 continue
             for event in events:
+                if event.late:
+                    continue  # changes no cell
+                kind = event.event_type
                 record = self.records.get(event.record_id)
-                if record is not None:
-                    for first in (record[FIRST_SUBMITTED], record[FIRST_SYNCED]):
-                        if first is not None:
-                            minutes.add(int.from_bytes(first[-8:], "big"))
-                if not event.late:
-                    attributes = (event.service_code, event.province_code, event.channel, event.online_level)
-                    minutes.add(event.event_time_ms // 60000 << ATTR_BITS | self._attribute_id(attributes))
+                if record is not None and kind != "status_changed":
+                    first = record[FIRST_SUBMITTED if kind == "submitted" else FIRST_SYNCED]
+                    order = event.event_time_ms.to_bytes(8, "big") + event.event_id.encode()
+                    if first is not None and order < first[:-8]:
+                        minutes.add(int.from_bytes(first[-8:], "big"))  # an earlier first: its count moves here
+                attributes = (event.service_code, event.province_code, event.channel, event.online_level)
+                minutes.add(event.event_time_ms // 60000 << ATTR_BITS | self._attribute_id(attributes))
         days = {_day_key(cell) for cell in minutes}
-        return sorted(k for k in minutes if k not in self.minutes), sorted(k for k in days if k not in self.days)
+        minutes_to_read = self._known_or_read(minutes, self.minutes, self.minute_touch, self.minutes_known_from)
+        days_to_read = self._known_or_read(days, self.days, self.day_touch, self.days_known_from)
+        return minutes_to_read, days_to_read
+
+    def _known_or_read(
+        self, keys: set[int], cells: dict[int, int], touch: dict[int, int], known_from: int
+    ) -> list[int]:
+        to_read = []
+        for key in keys:
+            if key in cells:
+                continue
+            if key >> ATTR_BITS >= known_from:
+                cells[key] = 0
+                touch[key] = self.taken_at  # (not dirty: evictable once durable, like a cell read back)
+            else:
+                to_read.append(key)
+        return sorted(to_read)
 
     def install_cells(self, minutes: dict[int, int], days: dict[int, int], durable: int) -> None:
         """Take cells not in memory at their values (packed) as of `durable`."""
@@ -307,15 +340,20 @@ class PartitionState:
         """Forget the least recently touched records and cells beyond the budgets, among those whose last change
         is at or before `durable` (so ClickHouse holds them as of that offset: what a lookup gives back).
         Returns how many were forgotten."""
-        dropped = self._evict(self.records, self.record_touch, durable, max_records)
-        dropped += self._evict(self.minutes, self.minute_touch, durable, max_cells)
-        return dropped + self._evict(self.days, self.day_touch, durable, max_cells)
+        dropped = len(self._evict(self.records, self.record_touch, durable, max_records))
+        minutes = self._evict(self.minutes, self.minute_touch, durable, max_cells)
+        if minutes:
+            self.minutes_known_from = max(self.minutes_known_from, max(key >> ATTR_BITS for key in minutes) + 1)
+        days = self._evict(self.days, self.day_touch, durable, max_cells)
+        if days:
+            self.days_known_from = max(self.days_known_from, max(key >> ATTR_BITS for key in days) + 1)
+        return dropped + len(minutes) + len(days)
 
     @staticmethod
-    def _evict(values: dict, touch: dict, durable: int, budget: int) -> int:
+    def _evict(values: dict, touch: dict, durable: int, budget: int) -> list:
         over = len(values) - budget
         if over <= 0:
-            return 0
+            return []
         victims = []
         for key, at in touch.items():  # oldest first
             if len(victims) >= over or at > durable:
@@ -323,7 +361,7 @@ class PartitionState:
             victims.append(key)
         for key in victims:
             del values[key], touch[key]
-        return len(victims)
+        return victims
 
     # -- readable forms ------------------------------------------------------------------------------
     def cell(self, key: int) -> Cell:
