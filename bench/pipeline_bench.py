@@ -33,7 +33,8 @@ from dvcpulse.settings import Settings
 from dvcpulse.stack import LocalStack, processed_events
 
 EVENTS_PER_RECORD = 4.24  # the 2025 profile's average lifecycle length
-HISTORY_DAYS_AGO = 60
+BACKLOG_DAYS_AGO = 60  # the backlog's filings start then (their lifecycles end by ~42 days ago)
+STEADY_DAYS_AGO = 20  # the steady load's: after the backlog in event time, as live traffic would be
 STALL_SECONDS = 120  # no new event processed for this long: stop with what is known
 
 
@@ -109,10 +110,10 @@ def publish(stack: LocalStack, lines, rate: float | None = None):
     )  # fmt: skip
 
 
-def history_start() -> datetime:
-    """Simulated filings start this long ago, so that no lifecycle reaches past now (an event more than 1 h
-    after its arrival is dead-lettered)."""
-    return datetime.now(UTC).replace(microsecond=0) - timedelta(days=HISTORY_DAYS_AGO)
+def history_start(days_ago: int) -> datetime:
+    """Simulated filings start this long ago, so that no lifecycle (at most ~17 days) reaches past now (an
+    event more than 1 h after its arrival is dead-lettered)."""
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(days=days_ago)
 
 
 def drain(stack: LocalStack, expected: int, timeout: float) -> float:
@@ -140,7 +141,7 @@ def steady_freshness(stack: LocalStack, rate: float, seconds: float, seed: int) 
     base = processed_events(client, db)
     marks: list[tuple[float, int]] = []  # (wall time, events handed to the producer so far)
     records = int(rate * seconds / EVENTS_PER_RECORD)
-    run = simulate(records=records, seed=seed, start=history_start())
+    run = simulate(records=records, seed=seed, start=history_start(STEADY_DAYS_AGO))
 
     def counted():
         for sent, line in enumerate(run, start=1):
@@ -177,7 +178,7 @@ def main() -> None:
     records = int(args.events / EVENTS_PER_RECORD)
     print(f"simulating {records:,} filings -> {jsonl}", flush=True)
     root.mkdir(parents=True, exist_ok=True)
-    truth = write_simulation(jsonl, records=records, seed=1, start=history_start())
+    truth = write_simulation(jsonl, records=records, seed=1, start=history_start(BACKLOG_DAYS_AGO))
     settings = Settings(data_dir=root / "data", app_id=f"bench-{uuid.uuid4().hex[:6]}")
     stack = LocalStack(settings).start()
     try:

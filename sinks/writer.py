@@ -323,11 +323,14 @@ class ClickHouseWriter:
             f"AND kafka_offset <= {{v:UInt64}}",
             parameters=where,
         ).result_rows
-        resends = self.client.query(
-            f"SELECT record_id, source FROM {self.db}.resends WHERE kafka_partition = {{p:UInt16}} "
-            f"AND record_id IN {{ids:Array(String)}} AND kafka_offset <= {{v:UInt64}}",
-            parameters=where,
-        ).result_rows
+        found = sorted({row[1] for row in events})  # a record with a re-send has history rows: new ids need no more
+        resends = []
+        if found:
+            resends = self.client.query(
+                f"SELECT record_id, source FROM {self.db}.resends WHERE kafka_partition = {{p:UInt16}} "
+                f"AND record_id IN {{ids:Array(String)}} AND kafka_offset <= {{v:UInt64}}",
+                parameters={**where, "ids": found},
+            ).result_rows
         return [RestoredEvent._make(row) for row in events], resends
 
     def read_cells(
