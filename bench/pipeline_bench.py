@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -32,6 +33,9 @@ from dvcpulse.settings import Settings
 from dvcpulse.stack import LocalStack, processed_events
 
 EVENTS_PER_RECORD = 4.24  # the 2025 profile's average lifecycle length
+BACKLOG_DAYS_AGO = 60  # the backlog's filings start then (their lifecycles end by ~42 days ago)
+STEADY_DAYS_AGO = 20  # the steady load's: after the backlog in event time, as live traffic would be
+STALL_SECONDS = 120  # no new event processed for this long: stop with what is known
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -95,19 +99,37 @@ def idle_cpu(roles: dict[str, int], seconds: float) -> dict[str, float]:
 
 
 def publish(stack: LocalStack, lines, rate: float | None = None):
+    """As a backfill: each message states the file's own clock as its arrival, so the simulated past counts as
+    it did live (a plain publish would judge it late)."""
     s = stack.settings
     return asyncio.run(
-        publish_lines(lines, settings=s, bootstrap=stack.bootstrap, topic=s.events_topic, rate=rate, rejects_path=None)
-    )
+        publish_lines(
+            lines, settings=s, bootstrap=stack.bootstrap, topic=s.events_topic, rate=rate, rejects_path=None,
+            backfill=True,
+        )
+    )  # fmt: skip
+
+
+def history_start(days_ago: int) -> datetime:
+    """Simulated filings start this long ago, so that no lifecycle (at most ~17 days) reaches past now (an
+    event more than 1 h after its arrival is dead-lettered)."""
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(days=days_ago)
 
 
 def drain(stack: LocalStack, expected: int, timeout: float) -> float:
     client = stack.client()
     db = stack.settings.clickhouse_database
-    started = time.perf_counter()
-    while processed_events(client, db) < expected:
-        if time.perf_counter() - started > timeout:
-            raise SystemExit(f"not drained within {timeout:.0f}s")
+    started = last_change = time.perf_counter()
+    seen = 0
+    while (processed := processed_events(client, db)) < expected:
+        now = time.perf_counter()
+        if processed != seen:
+            seen, last_change = processed, now
+        if now - started > timeout or now - last_change > STALL_SECONDS:
+            raise SystemExit(
+                f"not drained: processed {processed:,} of {expected:,} events after {now - started:.0f} s "
+                f"(see the dead_letters table and the worker log under the data dir)"
+            )
         time.sleep(0.2)
     return time.perf_counter() - started
 
@@ -119,7 +141,7 @@ def steady_freshness(stack: LocalStack, rate: float, seconds: float, seed: int) 
     base = processed_events(client, db)
     marks: list[tuple[float, int]] = []  # (wall time, events handed to the producer so far)
     records = int(rate * seconds / EVENTS_PER_RECORD)
-    run = simulate(records=records, seed=seed, start="now")
+    run = simulate(records=records, seed=seed, start=history_start(STEADY_DAYS_AGO))
 
     def counted():
         for sent, line in enumerate(run, start=1):
@@ -156,7 +178,7 @@ def main() -> None:
     records = int(args.events / EVENTS_PER_RECORD)
     print(f"simulating {records:,} filings -> {jsonl}", flush=True)
     root.mkdir(parents=True, exist_ok=True)
-    truth = write_simulation(jsonl, records=records, seed=1, start="now")
+    truth = write_simulation(jsonl, records=records, seed=1, start=history_start(BACKLOG_DAYS_AGO))
     settings = Settings(data_dir=root / "data", app_id=f"bench-{uuid.uuid4().hex[:6]}")
     stack = LocalStack(settings).start()
     try:

@@ -11,6 +11,12 @@ the SQL runs unchanged through the Grafana datasource, the embedded engine and t
 gateway, whatever database each connects to by default. Output aliases never reuse a source column name:
 ClickHouse would substitute the alias inside other aggregates of the same SELECT.
 Reference tables are ReplacingMergeTree and reloaded by migrations, hence FINAL.
+
+Cost (sinks/SCHEMA.md, "Rollups"): totals over a range read whole Vietnam days from the day cells, the other
+whole hours from rollup_hour and only the minutes at the range's edges from the minute cells (`_spanning`),
+with FINAL and without the views' per-cell GROUP BY (`MINUTES`); all-time figures read v_totals and
+v_counts_by_cell, whose rollups do not grow with the history; the pipeline panels read the per-second write
+counts (`writes_per_second`, `writes_by_province`), not the history itself.
 """
 
 from __future__ import annotations
@@ -42,14 +48,60 @@ DEFAULT_MIN_FILINGS_1H = 20
 DEFAULT_MIN_FILINGS_BASELINE = 50
 
 
+# Panels that only sum counts read the cell tables (and rollup_hour) with FINAL directly: the same sums as
+# through v_minute, v_hourly and v_daily, whose GROUP BY per cell (summing the partitions) costs far more than
+# FINAL over a range (a week of minute cells at national volume: ~1.1 s through v_minute, ~0.03 s direct).
+MINUTES = "agg_minute_partial FINAL"
+
+
 def _sql(text: str) -> str:
     return "\n".join(line for line in dedent(text).strip().splitlines() if line.strip())
+
+
+def _spanning(db: str, columns: str, where: str, start: str, end: str, *, end_included: bool = True) -> str:
+    """The minute cells whose minute is in [start, end] (or [start, end)) as a subquery of `columns`, to be
+    summed: whole Vietnam days from the day cells, the other whole hours from rollup_hour, the minutes at the
+    edges from the minute cells. Each is read with FINAL, one row per partition (see `MINUTES`).
+
+    A day (an hour) is whole when it starts at or after `start` and its last minute starts at or before `end`
+    (before it, when `end` is excluded). `lo_day`, `lo` are the first whole day and hour, `hi_day`, `hi` the
+    day and hour after the last (a day's bounds are its Vietnam midnight; no whole day: `hi_day` <= `lo_day`).
+    Vietnam days are whole UTC+7 hours, so every minute of the range is counted once, and sums over the
+    subquery equal those over v_minute with the same filter (a day cell is the sum of its minutes). A week
+    reads about 6 days of day cells, up to 46 hours and up to 118 minutes.
+    """
+    last_hour = f"{end} - INTERVAL 59 MINUTE" if end_included else f"{end} - INTERVAL 3541 SECOND"
+    last_day = f"{end} - INTERVAL 1439 MINUTE" if end_included else f"{end} - INTERVAL 86341 SECOND"
+    lo = f"toStartOfHour({start} - INTERVAL 1 SECOND) + INTERVAL 1 HOUR"
+    hi = f"toStartOfHour({last_hour}) + INTERVAL 1 HOUR"
+    lo_day = f"toStartOfDay({start} - INTERVAL 1 SECOND, '{TZ}') + INTERVAL 1 DAY"
+    hi_day = f"toStartOfDay({last_day}, '{TZ}') + INTERVAL 1 DAY"
+    upper = "<=" if end_included else "<"
+    return f"""(
+            SELECT {columns}
+            FROM {db}.{MINUTES}
+            WHERE {where} AND minute >= {start} AND minute {upper} {end} AND (minute < {lo} OR minute >= {hi})
+            UNION ALL
+            SELECT {columns}
+            FROM {db}.rollup_hour FINAL
+            WHERE {where} AND hour >= {lo} AND hour < {hi} AND (hour < {lo_day} OR hour >= {hi_day})
+            UNION ALL
+            SELECT {columns}
+            FROM {db}.agg_day_partial FINAL
+            WHERE {where} AND day >= toDate({lo_day}, '{TZ}') AND day < toDate({hi_day}, '{TZ}')
+        )"""
+
+
+def _in_range(db: str, columns: str, where: str = "1") -> str:
+    """`_spanning` over the dashboard's time range, both ends included like $__timeFilter(minute)."""
+    return _spanning(db, columns, where, "$__fromTime", "$__toTime")
 
 
 def _rate_by(
     db: str, key: str, names: str, name_column: str, label: str, where: str, *, active_only: bool = False
 ) -> str:
-    """Online rate per province or service, names from the reference table (all, or those with filings)."""
+    """Online rate per province or service over the range, names from the reference table (all, or those with
+    filings)."""
     having = "HAVING online + in_person > 0" if active_only else ""
     return _sql(f"""
         SELECT
@@ -58,12 +110,7 @@ def _rate_by(
             sumIf(m.submitted, m.channel = 1 AND m.{OFFERED_ONLINE}) AS in_person,
             online / nullIf(online + in_person, 0) AS online_rate
         FROM {names} AS r
-        LEFT JOIN
-        (
-            SELECT {key}, channel, online_level, submitted
-            FROM {db}.v_minute
-            WHERE {where}
-        ) AS m ON m.{key} = r.code
+        LEFT JOIN {_in_range(db, f"{key}, channel, online_level, submitted", where)} AS m ON m.{key} = r.code
         GROUP BY r.code, r.{name_column}
         {having}
         ORDER BY online_rate DESC NULLS LAST, r.code
@@ -77,18 +124,18 @@ def _volume(db: str, where: str) -> str:
             sumIf(submitted, channel = 2) AS online,
             sumIf(submitted, channel = 1) AS in_person,
             sumIf(submitted, channel = 3) AS postal
-        FROM {db}.v_minute
+        FROM {db}.{MINUTES}
         WHERE {where}
         GROUP BY time
         ORDER BY time {FILL}
     """)
 
 
-def _scalar(db: str, expression: str, alias: str, where: str) -> str:
+def _scalar(db: str, expression: str, alias: str, where: str = "1") -> str:
+    """One figure over the range."""
     return _sql(f"""
         SELECT {expression} AS {alias}
-        FROM {db}.v_minute
-        WHERE {where}
+        FROM {_in_range(db, "channel, online_level, submitted", where)}
     """)
 
 
@@ -126,79 +173,85 @@ class Queries:
             FROM {db}.v_cumulative_daily
             WHERE toYear(day) = toYear(now('{TZ}'))
         """)
-        self.national_online_rate = _scalar(db, ONLINE_RATE, "online_rate", IN_RANGE)
-        self.national_full_online_rate = _scalar(db, FULL_ONLINE_RATE, "full_online_rate", IN_RANGE)
-        self.national_postal = _scalar(db, "sumIf(submitted, channel = 3)", "postal", IN_RANGE)
+        self.national_online_rate = _scalar(db, ONLINE_RATE, "online_rate")
+        self.national_full_online_rate = _scalar(db, FULL_ONLINE_RATE, "full_online_rate")
+        self.national_postal = _scalar(db, "sumIf(submitted, channel = 3)", "postal")
         self.national_volume = _volume(db, IN_RANGE)
-        self.national_province_rates = _rate_by(db, "province_code", self._provinces, "name", "province", IN_RANGE)
+        self.national_province_rates = _rate_by(db, "province_code", self._provinces, "name", "province", "1")
         self.national_service_rates = _rate_by(
-            db, "service_code", services, "name_vi", "service", IN_RANGE, active_only=True
+            db, "service_code", services, "name_vi", "service", "1", active_only=True
         )
         self.freshness = f"SELECT newest_event_age_seconds FROM {db}.v_freshness"
 
         # -- Tỉnh/thành (one province) ------------------------------------------------------------------
+        # All time: the province's rows of v_counts_by_cell (the same sums as v_daily over every day).
         self.province_synced = _sql(f"""
             SELECT sum(synced) AS synced_records, sumIf(synced, channel = 2) AS synced_online_records
-            FROM {db}.v_daily
+            FROM {db}.v_counts_by_cell
             WHERE {PROVINCE}
         """)
-        self.province_online_rate = _scalar(db, ONLINE_RATE, "online_rate", f"{PROVINCE} AND {IN_RANGE}")
-        self.province_full_online_rate = _scalar(db, FULL_ONLINE_RATE, "full_online_rate", f"{PROVINCE} AND {IN_RANGE}")
-        self.province_postal = _scalar(db, "sumIf(submitted, channel = 3)", "postal", f"{PROVINCE} AND {IN_RANGE}")
+        self.province_online_rate = _scalar(db, ONLINE_RATE, "online_rate", PROVINCE)
+        self.province_full_online_rate = _scalar(db, FULL_ONLINE_RATE, "full_online_rate", PROVINCE)
+        self.province_postal = _scalar(db, "sumIf(submitted, channel = 3)", "postal", PROVINCE)
         self.province_volume = _volume(db, f"{PROVINCE} AND {IN_RANGE}")
         self.province_service_rates = _rate_by(
-            db, "service_code", services, "name_vi", "service", f"{PROVINCE} AND {IN_RANGE}", active_only=True
+            db, "service_code", services, "name_vi", "service", PROVINCE, active_only=True
         )
         # The baseline is the 7 days before the last hour of the range, the same window the alert compares with.
+        baseline_week = _spanning(
+            db, "channel, online_level, submitted", PROVINCE,
+            "$__toTime - INTERVAL 7 DAY", "$__toTime - INTERVAL 1 HOUR", end_included=False,
+        )  # fmt: skip
         self.province_trend = _sql(f"""
             WITH
             (
                 SELECT {ONLINE_RATE}
-                FROM {db}.v_minute
-                WHERE {PROVINCE}
-                    AND minute >= $__toTime - INTERVAL 7 DAY AND minute < $__toTime - INTERVAL 1 HOUR
+                FROM {baseline_week}
             ) AS baseline
             SELECT
                 $__timeInterval(minute) AS time,
                 {ONLINE_RATE} AS online_rate,
                 any(baseline) AS baseline_7d
-            FROM {db}.v_minute
+            FROM {db}.{MINUTES}
             WHERE {PROVINCE} AND {IN_RANGE}
             GROUP BY time
             ORDER BY time
         """)
 
         # -- Dịch vụ (one service) ----------------------------------------------------------------------
-        in_service = f"{SERVICE} AND {SERVICE_PROVINCES} AND {IN_RANGE}"
+        in_service = f"{SERVICE} AND {SERVICE_PROVINCES}"
         self.service_received = _scalar(db, "sum(submitted)", "received", in_service)
         self.service_online_rate = _scalar(db, ONLINE_RATE, "online_rate", in_service)
-        self.service_province_rates = _rate_by(
-            db, "province_code", self._provinces, "name", "province", f"{SERVICE} AND {IN_RANGE}"
-        )
-        self.service_volume = _volume(db, in_service)
+        self.service_province_rates = _rate_by(db, "province_code", self._provinces, "name", "province", SERVICE)
+        self.service_volume = _volume(db, f"{in_service} AND {IN_RANGE}")
+        # v_status_minute's rows (status changes > 0 by code) over the range, from whole hours and edge minutes.
         self.service_status_mix = _sql(f"""
             SELECT s.name_vi AS status_name, sum(t.transitions) AS transitions
-            FROM {db}.v_status_minute AS t
+            FROM
+            (
+                SELECT toUInt8(code) AS status, changes AS transitions
+                FROM {_in_range(db, "status_changes", in_service)}
+                ARRAY JOIN status_changes AS changes, arrayEnumerate(status_changes) AS code
+                WHERE changes > 0
+            ) AS t
             INNER JOIN (SELECT code, name_vi FROM {db}.status_codes FINAL) AS s ON s.code = t.status
-            WHERE t.{SERVICE}
-                AND $__conditionalAll(t.province_code IN (${{province:singlequote}}), $province)
-                AND $__timeFilter(t.minute)
             GROUP BY t.status, s.name_vi
             ORDER BY t.status
         """)
 
         # -- Sức khỏe pipeline (pipeline health) --------------------------------------------------------
+        # History rows written (v_events rows by processed_at), counted per second when written.
         self.pipeline_events_per_second = _sql(f"""
-            SELECT $__timeInterval(processed_at) AS time, count() / $__interval_s AS events_per_second
-            FROM {db}.v_events
-            WHERE $__timeFilter(processed_at)
+            SELECT $__timeInterval(second) AS time, sum(events) / $__interval_s AS events_per_second
+            FROM {db}.writes_per_second
+            WHERE $__timeFilter(second)
             GROUP BY time
             ORDER BY time {FILL}
         """)
         self.pipeline_events_last_5m = _sql(f"""
-            SELECT count() / 300 AS events_per_second
-            FROM {db}.v_events
-            WHERE processed_at >= now64(3) - INTERVAL 5 MINUTE
+            SELECT sum(events) / 300 AS events_per_second
+            FROM {db}.writes_per_second
+            WHERE second >= now() - INTERVAL 5 MINUTE
         """)
         self.pipeline_dead_letters = _sql(f"""
             SELECT count() AS dead_letters
@@ -221,9 +274,9 @@ class Queries:
         """)
         self.pipeline_late_total = f"SELECT late AS late_events FROM {db}.v_freshness"
         self.pipeline_late_events = _sql(f"""
-            SELECT $__timeInterval(processed_at) AS time, countIf(is_late) AS late_events
-            FROM {db}.v_events
-            WHERE $__timeFilter(processed_at)
+            SELECT $__timeInterval(second) AS time, sumIf(events, is_late) AS late_events
+            FROM {db}.writes_per_second
+            WHERE $__timeFilter(second)
             GROUP BY time
             ORDER BY time {FILL}
         """)
@@ -258,8 +311,9 @@ class Queries:
         """)
 
         # -- alert rules --------------------------------------------------------------------------------
-        # Events count by arrival (processed_at); the event_time bound only prunes old partitions: anything
-        # older than the 7-day lateness horizon is history, not a province's live feed.
+        # Events count by arrival (processed_at, to the minute: the last 30 to 31 minutes); only events at most
+        # 7 days older than their write (`recent`) count: anything older than the lateness horizon is history,
+        # not a province's live feed.
         self.alert_province_silent = _sql(f"""
             WITH toTimeZone(now(), '{TZ}') AS local_now
             SELECT
@@ -269,9 +323,9 @@ class Queries:
             FROM {self._provinces} AS p
             LEFT JOIN
             (
-                SELECT province_code, count() AS events_30m
-                FROM {db}.events
-                WHERE event_time >= now() - INTERVAL 7 DAY AND processed_at >= now64(3) - INTERVAL 30 MINUTE
+                SELECT province_code, sum(events) AS events_30m
+                FROM {db}.writes_by_province
+                WHERE recent AND minute >= toStartOfMinute(now() - INTERVAL 30 MINUTE)
                 GROUP BY province_code
             ) AS r ON r.province_code = p.code
             ORDER BY province_code
@@ -289,6 +343,10 @@ class Queries:
 
         Both windows need a minimum volume, so a province with a handful of filings cannot page anyone.
         """
+        baseline_week = _spanning(
+            self.db, "province_code, channel, online_level, submitted", "1",
+            "now() - INTERVAL 7 DAY", "now() - INTERVAL 1 HOUR", end_included=False,
+        )  # fmt: skip
         return _sql(f"""
             SELECT
                 h.province_code AS province_code,
@@ -307,8 +365,7 @@ class Queries:
                     {ONLINE} AS online_7d,
                     {RECEIVED} AS received_7d,
                     online_7d / nullIf(received_7d, 0) AS baseline_rate
-                FROM {self.db}.v_minute
-                WHERE minute >= now() - INTERVAL 7 DAY AND minute < now() - INTERVAL 1 HOUR
+                FROM {baseline_week}
                 GROUP BY province_code
                 HAVING received_7d >= {min_filings_baseline}
             ) AS b ON b.province_code = h.province_code

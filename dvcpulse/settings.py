@@ -90,6 +90,18 @@ class Settings(BaseSettings):
         description="An event whose time is more than this after its Kafka message's timestamp is dead-lettered "
         "(a wrong clock or time zone at the portal).",
     )
+    max_records: int = Field(
+        200_000,
+        ge=1,
+        description="Filings a worker keeps in memory (shared by its partitions); colder ones are read back from "
+        "ClickHouse when an event for them arrives, so memory does not grow with the history.",
+    )
+    max_cells: int = Field(
+        200_000,
+        ge=1,
+        description="Minute cells, and day cells, a worker keeps in memory (shared likewise); colder ones are read "
+        "back likewise.",
+    )
     session_timeout_seconds: float = Field(
         10.0, gt=0, description="Kafka group session timeout: how soon a dead worker's partitions move."
     )

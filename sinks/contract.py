@@ -11,7 +11,7 @@ nothing of it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 
@@ -75,6 +75,10 @@ class ChangedCells:
     times: list[int]  # minute cells: the minute in epoch seconds (UTC); day cells: Vietnam day, days since 1970
     attributes: list[Attributes]
     counters: list[tuple[int, ...]]  # submitted, synced, then status changes for codes 1..10
+    # the counters before this flush (true from Changes.prev_version) and the first offset of this flush that
+    # changed each cell: a reader whose checkpoint lies between them reads `previous` (sinks/SCHEMA.md)
+    previous: list[tuple[int, ...]] = field(default_factory=list)
+    changed_at: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.times)
@@ -103,6 +107,7 @@ class Changes:
     history: list[tuple[EventRow, int]]  # (event, events-topic offset)
     resends: list[Resend]
     checkpoint: Checkpoint
+    prev_version: int = 0  # the offset of the partition's previous flush: the cells' `previous` held from it
 
 
 @dataclass(slots=True)
@@ -114,6 +119,25 @@ class PartitionHistory:
     resends: list[tuple[str, int]]  # (record id, source)
 
 
+class StoredCell(NamedTuple):
+    """A cell row as stored: its counters at `version`, and before that flush (see ChangedCells)."""
+
+    version: int
+    counters: tuple[int, ...]
+    prev_version: int
+    changed_at: int
+    previous: tuple[int, ...]
+
+    def as_of(self, offset: int) -> tuple[int, ...] | None:
+        """The counters at `offset` (a checkpoint every flush up to which completed), or None when this row
+        cannot tell (two flushes beyond it wrote the cell: read the history instead)."""
+        if self.version <= offset:
+            return self.counters
+        if self.prev_version <= offset < self.changed_at:
+            return self.previous
+        return None
+
+
 class PartitionSink(Protocol):
     """Where partition changes go and where a partition's history comes back from."""
 
@@ -123,6 +147,21 @@ class PartitionSink(Protocol):
 
     def write_worker_stats(self, rows: list[list]) -> None: ...
 
-    def read_partition(self, partition: int) -> PartitionHistory | None:
-        """None for a partition never written."""
+    def read_partition(self, partition: int, upto: int | None = None) -> PartitionHistory | None:
+        """None for a partition never written; `upto`: the events and re-sends up to that offset instead of
+        the checkpoint's."""
+        ...
+
+    def read_checkpoint(self, partition: int) -> Checkpoint | None: ...
+
+    def read_records(
+        self, partition: int, record_ids: list[str], upto: int
+    ) -> tuple[list[RestoredEvent], list[tuple[str, int]]]:
+        """The history rows and re-sends of these records with an offset up to `upto`."""
+        ...
+
+    def read_cells(
+        self, partition: int, table: str, keys: list[tuple[object, ...]]
+    ) -> dict[tuple[object, ...], StoredCell]:
+        """The stored rows (after replacement) of these cells, keyed (time, *attributes) as ChangedCells."""
         ...

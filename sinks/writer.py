@@ -26,7 +26,14 @@ from zoneinfo import ZoneInfo
 
 from clickhouse_connect.driver.client import Client
 
-from dvcpulse.sinks.contract import ChangedCells, Changes, Checkpoint, PartitionHistory, RestoredEvent
+from dvcpulse.sinks.contract import (
+    ChangedCells,
+    Changes,
+    Checkpoint,
+    PartitionHistory,
+    RestoredEvent,
+    StoredCell,
+)
 
 EVENT_COLUMNS = [
     "event_id", "record_id", "procedure_code", "service_code", "province_code", "province_code_original",
@@ -35,7 +42,8 @@ EVENT_COLUMNS = [
 ]  # the EventRow fields in order, then where and when it was applied
 AGG_COLUMNS = [
     "service_code", "province_code", "channel", "online_level", "kafka_partition", "version",
-    "submitted", "synced", "status_changes",
+    "submitted", "synced", "status_changes", "prev_version", "changed_at", "prev_submitted", "prev_synced",
+    "prev_status_changes",
 ]
 RESEND_COLUMNS = ["kafka_partition", "record_id", "source", "kafka_offset"]  # the partition, then a Resend
 CHECKPOINT_COLUMNS = [
@@ -220,23 +228,39 @@ class ClickHouseWriter:
         self._insert_columns("events", EVENT_COLUMNS, columns)
 
     def _write_cells(self, table: str, time_column: str, parts: list[tuple[Changes, ChangedCells]]) -> None:
-        """Cumulative partition-local counters of the changed cells, stamped with the partition version."""
+        """Cumulative partition-local counters of the changed cells, stamped with the partition version, and
+        what they were before this flush (sinks/SCHEMA.md, "State on demand")."""
         times: list[int] = []
         attributes: list[tuple] = []
         counters: list[tuple[int, ...]] = []
         partitions: list[int] = []
         versions: list[int] = []
+        prev_versions: list[int] = []
+        changed_at: list[int] = []
+        previous: list[tuple[int, ...]] = []
         for changes, cells in parts:
+            n = len(cells)
             times += cells.times
             attributes += cells.attributes
             counters += cells.counters
-            partitions += [changes.partition] * len(cells)
-            versions += [changes.offset] * len(cells)
+            partitions += [changes.partition] * n
+            versions += [changes.offset] * n
+            if len(cells.previous) == n:
+                prev_versions += [changes.prev_version] * n
+                changed_at += cells.changed_at
+                previous += cells.previous
+            else:  # nothing known of the values before: a row no reader takes a previous value from
+                prev_versions += [0] * n
+                changed_at += [0] * n
+                previous += [(0,) * 12] * n
         if not times:
             return
         submitted, synced = [c[0] for c in counters], [c[1] for c in counters]
         status_changes = [c[2:] for c in counters]
-        columns = [times, *zip(*attributes, strict=True), partitions, versions, submitted, synced, status_changes]
+        columns = [
+            times, *zip(*attributes, strict=True), partitions, versions, submitted, synced, status_changes,
+            prev_versions, changed_at, [c[0] for c in previous], [c[1] for c in previous], [c[2:] for c in previous],
+        ]  # fmt: skip
         self._insert_columns(table, [time_column, *AGG_COLUMNS], columns)
 
     def write_worker_stats(self, rows: list[list]) -> None:
@@ -246,8 +270,8 @@ class ClickHouseWriter:
         self._insert("dead_letters", DEAD_LETTER_COLUMNS, rows)
 
     # -- restore ------------------------------------------------------------------------------------
-    def read_partition(self, partition: int) -> PartitionHistory | None:
-        """The partition's checkpoint, and the events and re-sends applied up to it; None if never written."""
+    def read_checkpoint(self, partition: int) -> Checkpoint | None:
+        """The partition's checkpoint; None if never written."""
         found = self.client.query(
             f"SELECT version, toUnixTimestamp64Milli(watermark), processed, duplicates, late, "
             f"toUnixTimestamp64Milli(clock), layout FROM {self.db}.checkpoints FINAL "
@@ -262,8 +286,15 @@ class ClickHouseWriter:
                 f"partition {partition} of {self.db} was written by the records-topic pipeline (before migration "
                 "0004); its state cannot be continued. Process the events again into a new database."
             )
-        checkpoint = Checkpoint(*values)
-        where = {"p": partition, "v": checkpoint.offset}
+        return Checkpoint(*values)
+
+    def read_partition(self, partition: int, upto: int | None = None) -> PartitionHistory | None:
+        """The partition's checkpoint, and the events and re-sends applied up to it (or up to `upto`); None if
+        never written."""
+        checkpoint = self.read_checkpoint(partition)
+        if checkpoint is None:
+            return None
+        where = {"p": partition, "v": checkpoint.offset if upto is None else upto}
         events = self.client.query(
             f"SELECT event_id, record_id, service_code, province_code, channel, online_level, event_type, status, "
             f"toUnixTimestamp64Milli(event_time), is_late, source FROM {self.db}.events "
@@ -276,3 +307,59 @@ class ClickHouseWriter:
             parameters=where,
         ).result_rows
         return PartitionHistory(checkpoint, [RestoredEvent._make(row) for row in events], resends)
+
+    def read_records(
+        self, partition: int, record_ids: list[str], upto: int
+    ) -> tuple[list[RestoredEvent], list[tuple[str, int]]]:
+        """The history rows and re-sends of these records applied up to offset `upto` (rows beyond it are a
+        crashed flush's tail or another worker's flush in flight), by the record_history index (0009)."""
+        if not record_ids:
+            return [], []
+        where = {"p": partition, "v": upto, "ids": record_ids}
+        events = self.client.query(
+            f"SELECT event_id, record_id, service_code, province_code, channel, online_level, event_type, status, "
+            f"toUnixTimestamp64Milli(event_time), is_late, source FROM {self.db}.record_history "
+            f"WHERE kafka_partition = {{p:UInt16}} AND record_id IN {{ids:Array(String)}} "
+            f"AND kafka_offset <= {{v:UInt64}}",
+            parameters=where,
+        ).result_rows
+        found = sorted({row[1] for row in events})  # a record with a re-send has history rows: new ids need no more
+        resends = []
+        if found:
+            resends = self.client.query(
+                f"SELECT record_id, source FROM {self.db}.resends WHERE kafka_partition = {{p:UInt16}} "
+                f"AND record_id IN {{ids:Array(String)}} AND kafka_offset <= {{v:UInt64}}",
+                parameters={**where, "ids": found},
+            ).result_rows
+        return [RestoredEvent._make(row) for row in events], resends
+
+    def read_cells(
+        self, partition: int, table: str, keys: list[tuple[object, ...]]
+    ) -> dict[tuple[object, ...], StoredCell]:
+        """The newest stored row of each cell (time, service, province, channel, online level) of `table`
+        (agg_minute_partial: time in epoch seconds; agg_day_partial: days since 1970)."""
+        if not keys:
+            return {}
+        if table == "agg_minute_partial":
+            time_column, as_int, of_int = "minute", "toUnixTimestamp(minute)", "toDateTime(t, 'UTC')"
+        else:
+            time_column, as_int, of_int = "day", "toUInt32(toUInt16(day))", "addDays(toDate('1970-01-01'), t)"
+        times, services, provinces, channels, levels = (list(column) for column in zip(*keys, strict=True))
+        rows = self.client.query(
+            f"SELECT {as_int}, service_code, province_code, channel, online_level, version, submitted, synced, "
+            f"status_changes, prev_version, changed_at, prev_submitted, prev_synced, prev_status_changes "
+            f"FROM {self.db}.{table} FINAL WHERE kafka_partition = {{p:UInt16}} "
+            f"AND {time_column} IN (SELECT {of_int} FROM (SELECT arrayJoin({{times:Array(UInt32)}}) AS t)) "
+            f"AND (toUInt32({as_int}), toString(service_code), toString(province_code), channel, "
+            f"toString(online_level)) IN (SELECT arrayJoin(arrayZip({{times:Array(UInt32)}}, "
+            f"{{s:Array(String)}}, {{pr:Array(String)}}, {{c:Array(UInt8)}}, {{l:Array(String)}})))",
+            parameters={"p": partition, "times": times, "s": services, "pr": provinces, "c": channels, "l": levels},
+        ).result_rows
+        found = {}
+        for at, service, province, channel, level, version, sub, syn, statuses, pv, ch, psub, psyn, pst in rows:
+            counters = (int(sub), int(syn), *(int(x) for x in statuses))
+            previous = (int(psub), int(psyn), *(int(x) for x in pst)) if pst else (0,) * len(counters)
+            found[(int(at), service, province, int(channel), level)] = StoredCell(
+                int(version), counters, int(pv), int(ch), previous
+            )
+        return found

@@ -1,8 +1,10 @@
 """Aggregate: apply routed events to partition state and flush the changes to ClickHouse.
 
-State for a partition is loaded from ClickHouse before the first batch that touches it (and again after
+A partition's checkpoint is loaded from ClickHouse before the first batch that touches it (and again after
 each rebalance that assigns it), so the ClickHouse checkpoint, not the Kafka committed offset, says what
-was applied: redelivered messages are skipped by offset.
+was applied: redelivered messages are skipped by offset. Records and cells are loaded on demand, as of the
+durable checkpoint, before the batch that needs them (`prefetch`), and the coldest are forgotten beyond a
+budget (settings max_records, max_cells: a worker's, shared by its partitions): sinks/SCHEMA.md, "State on demand".
 """
 
 from __future__ import annotations
@@ -11,14 +13,26 @@ import logging
 from collections.abc import Iterable
 
 from dvcpulse.sinks.contract import Changes, EventRow, PartitionSink
-from dvcpulse.streams.state import PartitionState
+from dvcpulse.streams.state import PartitionState, pack_counts
 
 log = logging.getLogger(__name__)
 
+MAX_RECORDS = 200_000  # per worker (dvcpulse.settings: the worker's setting)
+MAX_CELLS = 200_000  # per worker, minute cells and day cells each
+
 
 class Aggregator:
-    def __init__(self, sink: PartitionSink):
+    def __init__(
+        self,
+        sink: PartitionSink,
+        max_records: int = MAX_RECORDS,
+        max_cells: int = MAX_CELLS,
+        lookup_sink: PartitionSink | None = None,
+    ):
         self.sink = sink
+        self.lookup_sink = lookup_sink or sink  # reads for `prefetch`, on a thread of their own in the worker
+        self.max_records, self.max_cells = max_records, max_cells
+        self.fallbacks = 0  # cell lookups answered by replaying a partition's history (see prefetch)
         self.states: dict[int, PartitionState] = {}
         self.written: dict[int, int] = {}  # partition -> next offset to read after what ClickHouse holds
 
@@ -29,19 +43,88 @@ class Aggregator:
             self.written.pop(partition, None)
 
     def load(self, partitions: Iterable[int]) -> None:
-        """Restore the partitions not in memory from what the sink holds (blocking: reads ClickHouse)."""
+        """Take the checkpoint of the partitions not in memory (blocking: reads ClickHouse); nothing else is
+        read until a batch needs it (`prefetch`)."""
         for partition in partitions:
             if partition not in self.states:
                 state = PartitionState(partition=partition)
-                history = self.sink.read_partition(partition)
-                if history is not None:
-                    state.restore(history)
-                    log.info(
-                        "restored partition %d at offset %d: %d records from %d history rows and %d re-sends",
-                        partition, state.offset, len(state.records), len(history.events), len(history.resends),
-                    )  # fmt: skip
+                state.resume(self.sink.read_checkpoint(partition))
+                log.info("resumed partition %d at offset %d", partition, state.offset)
                 self.states[partition] = state
                 self.written[partition] = state.offset + 1
+
+    def lookups_needed(self, to_apply: list[tuple[int, int, list[EventRow]]]) -> bool:
+        """Forget cold records and cells beyond the budgets; then whether the batch (partition, offset, events)
+        touches any record or cell not in memory (cheap: no I/O, run on the event loop, so a batch whose state
+        is all in memory is applied while the previous batch is being written)."""
+        needed = False
+        shares = max(1, len(self.states))  # the budgets are the worker's, shared by the partitions it owns
+        max_records, max_cells = max(1, self.max_records // shares), max(1, self.max_cells // shares)
+        for partition, messages in _by_partition(to_apply).items():
+            state, written = self.states.get(partition), self.written.get(partition)
+            if state is None or written is None or not state.lazy:
+                continue
+            state.evict(written - 1, max_records, max_cells)
+            if not needed:
+                minutes, days = state.missing_cells(messages)
+                needed = bool(state.missing_records(messages) or minutes or days)
+        return needed
+
+    def prefetch(self, to_apply: list[tuple[int, int, list[EventRow]]]) -> None:
+        """Before applying (partition, offset, events): load the records and cells the batch needs that are not
+        in memory, as of the durable offset D (blocking: reads ClickHouse). Writes may be in flight meanwhile:
+        what is not in memory was last changed at or before D, and rows beyond D are not read (sinks/SCHEMA.md,
+        "State on demand")."""
+        for partition, messages in _by_partition(to_apply).items():
+            state, written = self.states.get(partition), self.written.get(partition)
+            if state is None or written is None or not state.lazy:
+                continue  # revoked meanwhile: the batch leaves its messages unapplied (streams.pipeline)
+            durable = written - 1
+            missing = state.missing_records(messages)
+            if missing and durable >= 0:  # (nothing durable yet: nothing stored as of it)
+                events, resends = self.lookup_sink.read_records(partition, missing, durable)
+                state.install_records(events, resends, durable)
+            minutes, days = state.missing_cells(messages)
+            if durable < 0:
+                state.install_cells(dict.fromkeys(minutes, 0), dict.fromkeys(days, 0), durable)
+            elif minutes or days:
+                state.install_cells(*self._cells_at(state, minutes, days, durable), durable)
+
+    def _cells_at(
+        self, state: PartitionState, minutes: list[int], days: list[int], durable: int
+    ) -> tuple[dict[int, int], dict[int, int]]:
+        """Packed counters of these cells as of `durable`: from the stored rows (their values, or the values
+        they state for before their flush), else from the partition's history up to `durable` (exact, slow:
+        only when two flushes beyond `durable` wrote a cell, e.g. the previous owner's writes in flight)."""
+        found: list[dict[int, int]] = []
+        unknown: list[tuple[dict[int, int], int, bool]] = []
+        for keys, table, readable in (
+            (minutes, "agg_minute_partial", state.cell),
+            (days, "agg_day_partial", state.day_cell),
+        ):
+            values: dict[int, int] = {}
+            readable_keys = [readable(key) for key in keys]
+            stored = self.lookup_sink.read_cells(state.partition, table, readable_keys) if keys else {}
+            for key, readable_key in zip(keys, readable_keys, strict=True):
+                row = stored.get(readable_key)
+                counters = (0,) * 12 if row is None else row.as_of(durable)
+                if counters is None:
+                    unknown.append((values, key, table == "agg_minute_partial"))
+                else:
+                    values[key] = pack_counts(counters)
+            found.append(values)
+        if unknown:
+            self.fallbacks += 1
+            history = self.lookup_sink.read_partition(state.partition, upto=durable)
+            scratch = PartitionState(
+                state.partition, attributes=list(state.attributes), attribute_ids=dict(state.attribute_ids)
+            )
+            if history is not None:
+                scratch.restore(history)
+            for values, key, minute in unknown:
+                values[key] = (scratch.minutes if minute else scratch.days).get(key, 0)
+            log.info("partition %d: %d cells read from history up to %d", state.partition, len(unknown), durable)
+        return found[0], found[1]
 
     def apply(self, to_apply: list[tuple[int, int, list[EventRow]]]) -> list[Changes]:
         """Apply (partition, offset, events) in offset order per partition; returns the changes to write."""
@@ -63,3 +146,10 @@ class Aggregator:
         self.sink.write(changes)
         for change in changes:
             self.written[change.partition] = change.offset + 1
+
+
+def _by_partition(to_apply: list[tuple[int, int, list[EventRow]]]) -> dict[int, list[tuple[int, list[EventRow]]]]:
+    by_partition: dict[int, list[tuple[int, list[EventRow]]]] = {}
+    for partition, offset, events in to_apply:
+        by_partition.setdefault(partition, []).append((offset, events))
+    return by_partition

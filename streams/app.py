@@ -93,7 +93,8 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
     events_topic = app.topic(settings.events_topic, value_type=bytes, key_type=bytes)
     dead_letter_topic = app.topic(settings.dead_letter_topic, value_type=bytes, key_type=bytes)
     writer = ClickHouseWriter(connect(settings), settings.clickhouse_database)
-    aggregator = Aggregator(writer)
+    lookups = ClickHouseWriter(connect(settings), settings.clickhouse_database)  # its own session and thread
+    aggregator = Aggregator(writer, settings.max_records, settings.max_cells, lookup_sink=lookups)
     pipeline = Pipeline(
         aggregator,
         events_topic,

@@ -1,7 +1,10 @@
-"""The worker's one thread for ClickHouse I/O, and what happens when a write cannot be done.
+"""The worker's threads for ClickHouse I/O, and what happens when a write cannot be done.
 
-One thread for all of it (restores, writes): calls run in submission order, so a restore reads what was
-written before it, and fewer threads mean fewer malloc arenas holding freed batch buffers.
+One thread for writes and checkpoint reads: calls run in submission order, so a checkpoint read sees what
+was written before it, and fewer threads mean fewer malloc arenas holding freed batch buffers. A second
+thread, with its own connection, reads back evicted records and cells (`streams.aggregate`): those reads
+are as of a durable offset, so they need not wait for the writes in flight, and a batch that needs one is
+applied while the batch before it is being written.
 
 When a call fails (`with_retries`), nothing is acknowledged meanwhile, and:
 
@@ -38,6 +41,7 @@ FIRST_DELAY = 0.2
 MAX_DELAY = 10.0
 EXIT_UNWRITABLE = 70  # crash without acking: the batch is replayed by whoever owns it next
 _IO = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dvcpulse-io")
+_LOOKUP = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dvcpulse-lookup")
 _stopping = threading.Event()
 _target = "ClickHouse"
 
@@ -60,6 +64,11 @@ def in_io_thread(call: Callable[..., T], *args: Any) -> asyncio.Future[T]:
 def retried_in_io_thread(what: str, call: Callable[[], T]) -> asyncio.Future[T]:
     """`with_retries` on the I/O thread."""
     return in_io_thread(with_retries, what, call)
+
+
+def retried_in_lookup_thread(what: str, call: Callable[[], T]) -> asyncio.Future[T]:
+    """`with_retries` on the lookup thread (not ordered with the I/O thread's calls)."""
+    return asyncio.get_running_loop().run_in_executor(_LOOKUP, with_retries, what, call)
 
 
 def unreachable(error: BaseException) -> bool:

@@ -19,7 +19,7 @@ from dvcpulse.models.lateness import Lateness, timestamp_ms
 from dvcpulse.streams.aggregate import Aggregator
 from dvcpulse.streams.ingest import SourceMessage, now_utc, route
 from dvcpulse.streams.internal import ORIGIN_HEADER
-from dvcpulse.streams.io_thread import retried_in_io_thread
+from dvcpulse.streams.io_thread import retried_in_io_thread, retried_in_lookup_thread
 from dvcpulse.streams.state import PartitionState
 
 
@@ -69,7 +69,16 @@ class Pipeline:
         ]
         states = await self.owned_states({m.partition for m in messages})
         routed = route(messages, states, self.partitions, self.lateness, self.validation_context)
-        changes = self.aggregator.apply(routed.to_apply)
+        to_apply, not_owned = routed.to_apply, routed.not_owned
+        if to_apply and self.aggregator.lookups_needed(to_apply):  # read as of what is durable now
+            await retried_in_lookup_thread("state lookup", partial(self.aggregator.prefetch, to_apply))
+            # a rebalance during the lookup may have revoked (or revoked and restored) a partition: its
+            # messages are left to whoever holds its state now, unacknowledged
+            moved = {p for p in {p for p, _, _ in to_apply} if self.aggregator.states.get(p) is not states[p]}
+            if moved:
+                not_owned = not_owned | {(p, offset) for p, offset, _ in to_apply if p in moved}
+                to_apply = [message for message in to_apply if message[0] not in moved]
+        changes = self.aggregator.apply(to_apply)
         received_at = now_utc()
         pending = [
             await self.events_topic.send(value=value, partition=partition, headers={ORIGIN_HEADER: origins})
@@ -81,7 +90,7 @@ class Pipeline:
         await asyncio.gather(*pending)
         rows = [dead.to_row(received_at) for dead in routed.dead_letters]
         written = retried_in_io_thread("flush", lambda: self.aggregator.flush(changes, rows))
-        return Processed(written, routed.not_owned)
+        return Processed(written, not_owned)
 
 
 @dataclass(frozen=True, slots=True)

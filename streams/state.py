@@ -97,6 +97,15 @@ def unpack_counts(packed: int) -> tuple[int, ...]:
     return _COUNTERS_LAYOUT.unpack(packed.to_bytes(_COUNTERS_LAYOUT.size, "little"))
 
 
+def pack_counts(counters: tuple[int, ...]) -> int:
+    return int.from_bytes(_COUNTERS_LAYOUT.pack(*counters), "little")
+
+
+def _day_number(minute: int) -> int:
+    """The Vietnam calendar day (days since 1970) of an epoch minute."""
+    return (minute * 60 + VIETNAM_UTC_OFFSET_SECONDS) // 86400
+
+
 def _day_key(cell: int) -> int:
     return ((cell >> ATTR_BITS) * 60 + VIETNAM_UTC_OFFSET_SECONDS) // 86400 << ATTR_BITS | cell & ATTR_MASK
 
@@ -120,6 +129,24 @@ class PartitionState:
     dirty_days: set[int] = field(default_factory=set)
     history: list[tuple[EventRow, int]] = field(default_factory=list)  # (event, events-topic offset)
     resends: list[Resend] = field(default_factory=list)
+    # what the cells changed since the last flush held before it: cell key -> (packed counters at `taken_at`,
+    # the first offset after it that changed the cell); written beside the cells (sinks/SCHEMA.md)
+    minutes_before: dict[int, tuple[int, int]] = field(default_factory=dict)
+    days_before: dict[int, tuple[int, int]] = field(default_factory=dict)
+    taken_at: int = -1  # the offset at the last take_changes (or restore)
+    applying: int = -1  # offset of the message being applied
+    # State on demand (`lazy`): records and cells not in memory are loaded, as of the durable checkpoint, before
+    # a batch that needs them (streams.aggregate), and evicted when cold. Last offset that touched each, oldest
+    # first (a touch moves it to the end).
+    lazy: bool = False
+    # Cells at or after these (epoch minute, Vietnam day number) that are not in memory hold nothing as of the
+    # durable offset: every stored cell is older than the newest event at the checkpoint, or was evicted (which
+    # moves these past it). Such cells are taken as zero without a read.
+    minutes_known_from: int = -(1 << 62)
+    days_known_from: int = -(1 << 62)
+    record_touch: dict[str, int] = field(default_factory=dict)
+    minute_touch: dict[int, int] = field(default_factory=dict)
+    day_touch: dict[int, int] = field(default_factory=dict)
 
     # -- counting ------------------------------------------------------------------------------------
     def apply_message(self, offset: int, events: list[EventRow]) -> bool:
@@ -127,6 +154,7 @@ class PartitionState:
         was already applied (a replay)."""
         if offset <= self.offset:
             return False
+        self.applying = offset
         for event in events:
             self._apply(event, offset)
         self.offset = offset
@@ -141,15 +169,31 @@ class PartitionState:
 
     def _bump(self, cell: int, index: int, delta: int) -> None:
         step = delta << (COUNTER_BITS * index)
-        self.minutes[cell] = self.minutes.get(cell, 0) + step
-        self.dirty_minutes.add(cell)
         day = _day_key(cell)
-        self.days[day] = self.days.get(day, 0) + step
-        self.dirty_days.add(day)
+        old_minute, old_day = self.minutes.get(cell, 0), self.days.get(day, 0)
+        self.minutes[cell] = old_minute + step
+        self.days[day] = old_day + step
+        if cell not in self.dirty_minutes:
+            self.dirty_minutes.add(cell)
+            self.minutes_before[cell] = (old_minute, self.applying)
+        if day not in self.dirty_days:
+            self.dirty_days.add(day)
+            self.days_before[day] = (old_day, self.applying)
+        if self.lazy:
+            at = self.applying
+            touch = self.minute_touch
+            touch.pop(cell, None)
+            touch[cell] = at
+            touch = self.day_touch
+            touch.pop(day, None)
+            touch[day] = at
 
     def _apply(self, event: EventRow | RestoredEvent, offset: int) -> None:
         record_id = event.record_id
         seen, sources, submitted, synced, statuses = self.records.get(record_id, EMPTY_RECORD)
+        if self.lazy:
+            self.record_touch.pop(record_id, None)
+            self.record_touch[record_id] = offset
         source = event.source.to_bytes(8, "big")
         if _holds(sources, source):
             return  # the same source message again: our own replay after a crash, not a new arrival
@@ -206,7 +250,118 @@ class PartitionState:
         self.processed, self.duplicates, self.late = checkpoint.processed, checkpoint.duplicates, checkpoint.late
         self.dirty_minutes.clear()
         self.dirty_days.clear()
+        self.minutes_before.clear()
+        self.days_before.clear()
+        self.taken_at = checkpoint.offset
         self.history, self.resends = [], []
+
+    # -- state on demand -----------------------------------------------------------------------------
+    def resume(self, checkpoint: Checkpoint | None) -> None:
+        """Start from a checkpoint alone: records and cells are loaded when a batch needs them."""
+        self.lazy = True
+        if checkpoint is not None:
+            self.offset, self.newest_event_ms = checkpoint.offset, checkpoint.newest_event_ms
+            self.newest_arrival_ms = checkpoint.newest_arrival_ms
+            self.processed, self.duplicates = checkpoint.processed, checkpoint.duplicates
+            self.late = checkpoint.late
+            newest_minute = checkpoint.newest_event_ms // 60000
+            self.minutes_known_from = newest_minute + 1
+            self.days_known_from = _day_number(newest_minute) + 1
+        self.taken_at = self.offset
+
+    def missing_records(self, messages: list[tuple[int, list[EventRow]]]) -> list[str]:
+        """Records the messages (offset, events) touch that are not in memory."""
+        records = self.records
+        wanted = {e.record_id for offset, events in messages if offset > self.offset for e in events}
+        return sorted(r for r in wanted if r not in records)
+
+    def install_records(self, events: list[RestoredEvent], resends: list[tuple[str, int]], durable: int) -> None:
+        """Take the state of records not in memory from their history rows and re-sends up to `durable` (the
+        checkpoint): what the restore does for a whole partition, for these records only, without their
+        cells (which are loaded as stored)."""
+        scratch = PartitionState(self.partition, attributes=self.attributes, attribute_ids=self.attribute_ids)
+        history = PartitionHistory(Checkpoint(durable, 0, 0, 0, 0, 0), events, resends)
+        scratch.restore(history)
+        touch = self.record_touch
+        for record_id, record in scratch.records.items():
+            if record_id not in self.records:
+                self.records[record_id] = record
+                touch[record_id] = durable
+
+    def missing_cells(self, messages: list[tuple[int, list[EventRow]]]) -> tuple[list[int], list[int]]:
+        """Minute and day cells the messages may change that are not in memory and must be read: each on-time
+        event's own cell, and the cell of its record's first submitted (synced) event when it is a submitted
+        (synced) event earlier than that one (the count moves from there). The records must be in memory.
+        Cells known to hold nothing (see `minutes_known_from`) are taken as zero here instead."""
+        minutes: set[int] = set()
+        for offset, events in messages:
+            if offset <= self.offset:
+                continue
+            for event in events:
+                if event.late:
+                    continue  # changes no cell
+                kind = event.event_type
+                record = self.records.get(event.record_id)
+                if record is not None and kind != "status_changed":
+                    first = record[FIRST_SUBMITTED if kind == "submitted" else FIRST_SYNCED]
+                    order = event.event_time_ms.to_bytes(8, "big") + event.event_id.encode()
+                    if first is not None and order < first[:-8]:
+                        minutes.add(int.from_bytes(first[-8:], "big"))  # an earlier first: its count moves here
+                attributes = (event.service_code, event.province_code, event.channel, event.online_level)
+                minutes.add(event.event_time_ms // 60000 << ATTR_BITS | self._attribute_id(attributes))
+        days = {_day_key(cell) for cell in minutes}
+        minutes_to_read = self._known_or_read(minutes, self.minutes, self.minute_touch, self.minutes_known_from)
+        days_to_read = self._known_or_read(days, self.days, self.day_touch, self.days_known_from)
+        return minutes_to_read, days_to_read
+
+    def _known_or_read(
+        self, keys: set[int], cells: dict[int, int], touch: dict[int, int], known_from: int
+    ) -> list[int]:
+        to_read = []
+        for key in keys:
+            if key in cells:
+                continue
+            if key >> ATTR_BITS >= known_from:
+                cells[key] = 0
+                touch[key] = self.taken_at  # (not dirty: evictable once durable, like a cell read back)
+            else:
+                to_read.append(key)
+        return sorted(to_read)
+
+    def install_cells(self, minutes: dict[int, int], days: dict[int, int], durable: int) -> None:
+        """Take cells not in memory at their values (packed) as of `durable`."""
+        for values, cells, touch in ((minutes, self.minutes, self.minute_touch), (days, self.days, self.day_touch)):
+            for key, packed in values.items():
+                if key not in cells:
+                    cells[key] = packed
+                    touch[key] = durable
+
+    def evict(self, durable: int, max_records: int, max_cells: int) -> int:
+        """Forget the least recently touched records and cells beyond the budgets, among those whose last change
+        is at or before `durable` (so ClickHouse holds them as of that offset: what a lookup gives back).
+        Returns how many were forgotten."""
+        dropped = len(self._evict(self.records, self.record_touch, durable, max_records))
+        minutes = self._evict(self.minutes, self.minute_touch, durable, max_cells)
+        if minutes:
+            self.minutes_known_from = max(self.minutes_known_from, max(key >> ATTR_BITS for key in minutes) + 1)
+        days = self._evict(self.days, self.day_touch, durable, max_cells)
+        if days:
+            self.days_known_from = max(self.days_known_from, max(key >> ATTR_BITS for key in days) + 1)
+        return dropped + len(minutes) + len(days)
+
+    @staticmethod
+    def _evict(values: dict, touch: dict, durable: int, budget: int) -> list:
+        over = len(values) - budget
+        if over <= 0:
+            return []
+        victims = []
+        for key, at in touch.items():  # oldest first
+            if len(victims) >= over or at > durable:
+                break
+            victims.append(key)
+        for key in victims:
+            del values[key], touch[key]
+        return victims
 
     # -- readable forms ------------------------------------------------------------------------------
     def cell(self, key: int) -> Cell:
@@ -227,22 +382,29 @@ class PartitionState:
             partition=self.partition,
             offset=self.offset,
             resends=self.resends,
-            minutes=self._changed(self.dirty_minutes, self.minutes, 60),
-            days=self._changed(self.dirty_days, self.days, 1),
+            minutes=self._changed(self.dirty_minutes, self.minutes, self.minutes_before, 60),
+            days=self._changed(self.dirty_days, self.days, self.days_before, 1),
             history=self.history,
             checkpoint=Checkpoint(
                 self.offset, self.newest_event_ms, self.processed, self.duplicates, self.late, self.newest_arrival_ms
             ),
+            prev_version=max(self.taken_at, 0),
         )
         self.dirty_minutes, self.dirty_days = set(), set()
+        self.minutes_before, self.days_before = {}, {}
         self.history, self.resends = [], []
+        self.taken_at = self.offset
         return changes
 
-    def _changed(self, dirty: set[int], counters: dict[int, int], seconds_per_unit: int) -> ChangedCells:
+    def _changed(
+        self, dirty: set[int], counters: dict[int, int], before: dict[int, tuple[int, int]], seconds_per_unit: int
+    ) -> ChangedCells:
         keys = list(dirty)
         attributes = self.attributes
         return ChangedCells(
             [(key >> ATTR_BITS) * seconds_per_unit for key in keys],
             [attributes[key & ATTR_MASK] for key in keys],
             [unpack_counts(counters[key]) for key in keys],
+            [unpack_counts(before[key][0]) for key in keys],
+            [before[key][1] for key in keys],
         )

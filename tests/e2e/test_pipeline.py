@@ -131,3 +131,27 @@ def test_events_beyond_the_horizon_are_history_only(stack: LocalStack) -> None:
     assert client.command(f"SELECT sum(submitted) FROM {db}.v_daily") == 2
     per_day = client.query(f"SELECT toString(day), sum(submitted) FROM {db}.v_daily GROUP BY day ORDER BY day")
     assert per_day.result_rows == [("2025-09-05", 1), ("2025-09-11", 1)]
+
+
+def test_exact_when_almost_nothing_stays_in_memory(start_stack: Callable[..., LocalStack], tmp_path: Path) -> None:
+    """Budgets of 240 records and 480 cells a worker (30 and 60 a partition when it owns all 8): nearly every
+    event's record and cells were evicted and are read back from ClickHouse as of the durable checkpoint
+    (sinks/SCHEMA.md, "State on demand"), through a rebalance (a second worker stops) and a SIGKILL."""
+    stack = start_stack("tiny", max_records=240, max_cells=480)
+    lines, truth = simulate(tmp_path, records=6_000, seed=14)
+    client = stack.client()
+    db = stack.settings.clickhouse_database
+    stack.start_worker("w1")
+    stack.start_worker("w2")
+    third = len(lines) // 3
+    send_mixed(stack.bootstrap, stack.settings.events_topic, lines[:third])
+    assert wait_until_processed(client, db, 1, timeout=120) >= 1, "no event processed within 120 s"
+    stack.stop_worker("w2")  # its partitions move to w1, which starts them from their checkpoints
+    send_mixed(stack.bootstrap, stack.settings.events_topic, lines[third : 2 * third])
+    before = processed_events(client, db)
+    assert wait_until_processed(client, db, before + 1, timeout=120, poll=0.1) > before
+    stack.stop_worker("w1", kill=True)
+    stack.start_worker("w1")
+    send_mixed(stack.bootstrap, stack.settings.events_topic, lines[2 * third :])
+    drain(stack, truth["valid_events"])
+    assert_matches_truth(client, db, truth)

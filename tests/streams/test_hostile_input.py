@@ -49,7 +49,10 @@ class MemorySink:
     def write_worker_stats(self, rows: list[list]) -> None:
         pass
 
-    def read_partition(self, partition: int) -> PartitionHistory | None:
+    def read_partition(self, partition: int, upto: int | None = None) -> PartitionHistory | None:
+        return None
+
+    def read_checkpoint(self, partition: int) -> None:
         return None
 
 

@@ -266,3 +266,26 @@ def test_epoch_ms_is_exact_for_any_offset(ms: int, offset_minutes: int, extra_us
     value = datetime.fromtimestamp(ms // 1000, tz=zone).replace(microsecond=ms % 1000 * 1000 + extra_us)
     assert epoch_ms(value) == ms
     assert epoch_ms(TypeAdapter(AwareDatetime).validate_python(value.isoformat())) == ms
+
+
+def test_a_resumed_partition_reads_only_cells_older_than_its_newest_event() -> None:
+    """Every stored cell is at or before the checkpoint's newest event: a cell after it is zero without a read;
+    an evicted cell moves that bound past itself."""
+    from dvcpulse.sinks.contract import Checkpoint
+
+    state = PartitionState(0)
+    state.resume(Checkpoint(10, T0 + HOUR, 11, 0, 0, T0 + HOUR))
+    newer, older = event("n", "N", t=T0 + HOUR + 60_000), event("o", "O", t=T0 + HOUR - 60_000)
+    state.records["N"] = state.records["O"] = (b"", b"", None, None, b"")  # (records known: cells only)
+    minutes, days = state.missing_cells([(11, [newer])])
+    assert minutes == [] and len(days) == 1  # its minute is new (zero, no read); its day may hold counts
+    assert state.missing_cells([(11, [event("d", "N", t=T0 + HOUR + DAY)])]) == ([], [])  # the next day: new
+    minutes, days = state.missing_cells([(11, [older])])
+    assert len(minutes) == 1 and len(days) == 1  # an older minute may hold counts
+    state.install_cells(dict.fromkeys(minutes, 0), dict.fromkeys(days, 0), 10)  # (as a read would)
+    assert state.apply_message(11, [newer]) and state.offset == 11
+    state.take_changes()
+    known = state.minutes_known_from
+    assert state.evict(durable=11, max_records=10, max_cells=0) > 0
+    assert state.minutes_known_from == (T0 + HOUR + DAY) // 60_000 + 1 > known  # past the newest evicted
+    assert state.missing_cells([(12, [event("n2", "N", t=T0 + HOUR + 60_000)])])[0] != []  # evicted: read back
