@@ -47,6 +47,21 @@ class Channel(IntEnum):
 
 
 EventType = Literal["submitted", "status_changed", "synced"]
+SatisfactionRating = Literal["satisfied", "neutral", "dissatisfied"]
+# An optional fact of the Decision 766 index: a JSON boolean or null (never 1, "true"); absent means "not stated".
+Flag = Annotated[bool, Field(strict=True)] | None
+# The optional fields of the 766 index (models.index_766): a v1 event without them stays valid and states none.
+INDEX_766_FIELDS = (
+    "fee_required",
+    "requires_written_result",
+    "result_electronic",
+    "digitized_components",
+    "reused_data",
+    "personal_store",
+    "population_data",
+    "satisfaction_rating",
+    "complaint",
+)
 
 _CHANNEL_NAMES = {c.name: c.value for c in Channel}
 _CURRENT = frozenset(provinces())
@@ -227,6 +242,40 @@ class FilingEvent(BaseModel):
     )
     due_date: Annotated[datetime, Rfc3339()] | None = Field(None, description="Processing deadline, optional.")
     paid_online: Annotated[bool, Field(strict=True)] | None = Field(None, description="Fees paid online, optional.")
+    # The Decision 766 facts, all optional and null by default (schema version 1 unchanged: old events stay valid).
+    # Any event of a record may state one; the latest statement (by event time, then event id) is the record's.
+    fee_required: Flag = Field(
+        None, description="The dossier carries a non-zero fee or charge (766: 3.5b, 3.6 denominators), optional."
+    )
+    requires_written_result: Flag = Field(
+        None, description="The procedure must return a written result (766: 3.3, 4.1, 4.2), optional."
+    )
+    result_electronic: Flag = Field(
+        None, description="An electronic result (result code and file) was issued (766: 3.3, 4.1, 4.2), optional."
+    )
+    digitized_components: Flag = Field(
+        None, description="Files are attached to the dossier's components (766: 4.2), optional."
+    )
+    reused_data: Flag = Field(
+        None, description="At least one component reuses digitised data (766: 4.3), optional."
+    )
+    personal_store: Flag = Field(
+        None,
+        description=(
+            "A component came from, or the result was pushed to, the citizen's personal data store on the "
+            "national portal (766: 4.4), optional."
+        ),
+    )
+    population_data: Flag = Field(
+        None,
+        description="VNeID-verified account or data from the national population database used (766: 4.5b), optional.",
+    )
+    satisfaction_rating: SatisfactionRating | None = Field(
+        None, description="The applicant's rating of the handling: satisfied, neutral or dissatisfied (766: 5.4)."
+    )
+    complaint: Flag = Field(
+        None, description="A complaint or petition (PAKN) about this dossier was received (766: 5.4), optional."
+    )
     applicant_id: str | None = Field(
         None,
         exclude=True,

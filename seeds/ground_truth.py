@@ -12,6 +12,7 @@ The simulator gives every record exactly one distinct `submitted` event and exac
 event, and marks each re-sent byte copy as such, so counting the first copy of each valid event applies
 the rules above without keeping a set of every event id (memory stays bounded by cells and days).
 tests/seeds/test_simulator.py recomputes the same figures independently from the emitted lines, with sets.
+The Decision 766 indicators (`index_766`) are judged per record by seeds.truth_766.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 import orjson
 
 from dvcpulse.seeds.reference import VIETNAM_UTC_OFFSET_SECONDS
+from dvcpulse.seeds.truth_766 import IndexTruth
 
 _EPOCH_DAY = date(1970, 1, 1)
 
@@ -75,6 +77,7 @@ class TruthAccumulator:
     malformed_lines: list[int] = field(default_factory=list)
     first_event_time: int | None = None
     last_event_time: int | None = None
+    index: IndexTruth = field(default_factory=IndexTruth)  # the 766 indicators (seeds.truth_766)
 
     def valid_line(self, cell: Cell, event_type: str, event_time: int, is_copy: bool) -> None:
         """A line that validates. `is_copy`: a byte copy of an event already emitted (same event id)."""
@@ -138,6 +141,7 @@ class TruthAccumulator:
                 for cell, counts in sorted(self.cells.items())
                 if any(counts)
             ],
+            "index_766": self.index.result(),
         }
 
     def _totals(self) -> dict[str, int]:

@@ -47,6 +47,10 @@ EXAMPLE_EVENT: dict[str, Any] = {
     "due_date": "2025-08-08T17:00:00+07:00",
     "paid_online": True,
     "applicant_id": "079012345678",
+    "fee_required": True,
+    "requires_written_result": True,
+    "digitized_components": True,
+    "population_data": True,
 }
 
 
@@ -154,8 +158,10 @@ def event_json_schema() -> dict[str, Any]:
     schema["description"] = (
         f"One filing (hồ sơ) event, schema version {SCHEMA_VERSION}. A Kafka message carries one event object or "
         "a JSON array of them (an envelope). Times need a UTC offset. applicant_id is stored only as a keyed hash. "
-        "Unknown fields are ignored. Integers are JSON numbers without a fractional part (2 or 2.0), never strings "
-        "or booleans; calendar validity of times (format date-time) needs a validator with format assertion."
+        "Unknown fields are ignored. The Decision 766 fields (fee_required … complaint) are optional: an event "
+        "without them is as valid as before and states nothing about them. Integers are JSON numbers without a "
+        "fractional part (2 or 2.0), never strings or booleans; calendar validity of times (format date-time) needs "
+        "a validator with format assertion."
     )
     schema["examples"] = [EXAMPLE_EVENT]
     return schema

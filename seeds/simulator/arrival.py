@@ -66,8 +66,10 @@ class Arrival:
         if role == _MALFORMED:
             self.truth.malformed_line()
             return
-        _, cell, event_type, stamped = meta
+        _, cell, event_type, stamped, status, record, facts = meta
         self.truth.valid_line(cell, event_type, stamped, role == _COPY)
+        if role != _COPY:
+            self.truth.index.event(record, event_type, status, stamped, facts)
         if role == _COPY:
             return
         config, streams = self.config, self.streams

@@ -19,14 +19,23 @@ import orjson
 
 from dvcpulse.seeds.ground_truth import SUBMITTED, SYNCED, Cell, vn_date, vn_iso
 from dvcpulse.seeds.simulator.config import SimulationConfig
-from dvcpulse.seeds.simulator.lifecycles import DUE_DAYS, PAYMENT_REQUESTED, LifecycleEvent, draw_lifecycle, due_date
+from dvcpulse.seeds.simulator.index_fields import INDEX_RATES, draw_index_facts, json_members
+from dvcpulse.seeds.simulator.lifecycles import (
+    DUE_DAYS,
+    DUE_DAYS_BY_PROFILE,
+    PAYMENT_REQUESTED,
+    LifecycleEvent,
+    draw_lifecycle,
+    due_date,
+)
 from dvcpulse.seeds.simulator.profiles import CHANNEL_ONLINE, ServiceEntry
 from dvcpulse.seeds.simulator.provinces import ProvinceUnit, province_units
 from dvcpulse.seeds.simulator.randomness import Streams, event_id
 from dvcpulse.seeds.simulator.records import Draft
+from dvcpulse.seeds.truth_766 import RecordInfo
 
-# One serialised event: (line, cell, event type, stamped time).
-Event = tuple[bytes, Cell, str, int]
+# One serialised event: (line, cell, event type, stamped time, status, its record and the 766 facts it states).
+Event = tuple[bytes, Cell, str, int, int, RecordInfo, dict[str, Any]]
 
 
 @dataclass(slots=True)
@@ -39,6 +48,11 @@ class _Record:
     shift: int  # seconds the record is stamped earlier than it arrives (late records)
     cell: Cell
     paid_online: bool | None
+    info: RecordInfo  # for the 766 ground truth
+    submitted_facts: dict[str, Any]  # 766 facts stated on the submitted event
+    synced_facts: dict[str, Any]  # … and on the synced event (paid_online included)
+    submitted_extra: str  # those facts as JSON members
+    synced_extra: str
 
 
 # A base event waiting for its arrival: (arrival time, order, record, event type, status).
@@ -58,6 +72,9 @@ class EventWriter:
         self.ids = streams.ids
         self.serials: dict[tuple[str, str], int] = {}  # (agency, date) -> last record serial that day
         self.run_part = f"{config.run_id}-" if config.run_id else ""
+        self.index_rng = streams.index
+        self.index_rates = INDEX_RATES.get(config.profile)
+        self.due_days = DUE_DAYS_BY_PROFILE.get(config.profile, DUE_DAYS)
         self.until = until  # the run's `until`, resolved once (it may be "now")
 
     def events(self, drafts: Sequence[Draft]) -> Iterator[Event]:
@@ -95,15 +112,20 @@ class EventWriter:
         arrival, _, record, event_type, status = pending
         stamped = arrival - record.shift
         extra = ""
+        facts: dict[str, Any] = {}
         if event_type == SUBMITTED:
-            extra = f',"applicant_id":"{record.applicant_id}"'
-        elif event_type == SYNCED and record.paid_online is not None:
-            extra = f',"paid_online":{"true" if record.paid_online else "false"}'
+            extra = f',"applicant_id":"{record.applicant_id}"{record.submitted_extra}'
+            facts = record.submitted_facts
+        elif event_type == SYNCED:
+            if record.paid_online is not None:
+                extra = f',"paid_online":{"true" if record.paid_online else "false"}'
+            extra += record.synced_extra
+            facts = record.synced_facts
         line = (
             f'{{"schema_version":1,"event_id":"{event_id(self.ids)}",{record.body},"event_type":"{event_type}",'
             f'"status":{status},"event_time":"{vn_iso(stamped)}"{record.tail}{extra}}}'
         )
-        return line.encode(), record.cell, event_type, stamped
+        return line.encode(), record.cell, event_type, stamped, status, record.info, facts
 
     def _lifecycle(self, draft: Draft) -> tuple[_Record, list[LifecycleEvent]]:
         """The record and its events as (arrival time, event type, status), submitted first."""
@@ -112,12 +134,12 @@ class EventWriter:
         changes, arrivals = draw_lifecycle(self.rng, channel, submitted_at)
         shift = self.late_by if late else 0
         sent_code = unit.legacy_code if legacy else unit.code_2025
-        record = self._record(entry, unit, sent_code, channel, submitted_at - shift, shift, changes)
+        record = self._record(entry, unit, sent_code, channel, submitted_at - shift, shift, changes, arrivals[-1][2])
         return record, arrivals
 
     def _record(
         self, entry: ServiceEntry, unit: ProvinceUnit, sent_code: str, channel: int, stamped: int, shift: int,
-        changes: tuple[int, ...],
+        changes: tuple[int, ...], final_status: int,
     ) -> _Record:  # fmt: skip
         rng = self.rng
         agency = f"H{sent_code}.{1 + int(30 * rng.random() ** 2):02d}"  # a few busy agencies, many quiet
@@ -136,11 +158,18 @@ class EventWriter:
             members["agency_code"] = agency
         members["channel"] = channel
         members["online_level"] = entry.online_level
-        due = due_date(stamped, DUE_DAYS[int(len(DUE_DAYS) * rng.random())])
+        due = due_date(stamped, self.due_days[int(len(self.due_days) * rng.random())])
         paid = (channel == CHANNEL_ONLINE) if PAYMENT_REQUESTED in changes else None
         cell = (entry.service_code, unit.code_2025, channel, entry.online_level)
         body = orjson.dumps(members).decode()[1:-1]
-        return _Record(body, f',"due_date":"{vn_iso(due)}"', _applicant_id(rng, unit), shift, cell, paid)
+        applicant = _applicant_id(rng, unit)  # the last draw of the lifecycle stream, as before the 766 facts
+        on_submitted, on_synced = draw_index_facts(self.index_rng, self.index_rates, channel, changes, final_status)
+        info = RecordInfo(members["record_id"], unit.code_2025, members["procedure_code"], channel, due)
+        synced_facts = on_synced if paid is None else {"paid_online": paid, **on_synced}
+        return _Record(
+            body, f',"due_date":"{vn_iso(due)}"', applicant, shift, cell, paid, info,
+            on_submitted, synced_facts, json_members(on_submitted), json_members(on_synced),
+        )  # fmt: skip
 
 
 def _applicant_id(rng: random.Random, unit: ProvinceUnit) -> str:

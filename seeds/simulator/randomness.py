@@ -32,6 +32,7 @@ class Streams:
     out_of_order: random.Random
     duplicates: random.Random
     malformed: random.Random
+    index: random.Random  # the optional Decision 766 facts (index_fields); last, so no other stream moves
 
     @classmethod
     def for_seed(cls, seed: int, run_id: str | None = None) -> Streams:

@@ -21,7 +21,7 @@ from dvcpulse.commands.schema import (
     event_json_schema,
     register,
 )
-from dvcpulse.models.filing_event import SCHEMA_VERSION
+from dvcpulse.models.filing_event import INDEX_766_FIELDS, SCHEMA_VERSION
 from dvcpulse.seeds.reference import legacy_provinces, provinces
 from tests.models.event_helpers import CCCD, CMND, DROP, VALID, decode, event
 
@@ -101,6 +101,11 @@ SCHEMA_CHANGES: list[dict[str, Any]] = [
     {"event_id": ""},
     {"record_id": "two words"},
     {"paid_online": "maybe"},
+    {"fee_required": True, "result_electronic": False, "complaint": None, "satisfaction_rating": "dissatisfied"},
+    {"fee_required": 1},
+    {"population_data": "yes"},
+    {"satisfaction_rating": "angry"},
+    {"satisfaction_rating": 5},
     *({field: DROP} for field in ("event_id", "service_code", "province_code", "event_time", "status")),
 ]
 SCHEMA_CASES = [event(**changes) for changes in SCHEMA_CHANGES]
@@ -135,7 +140,8 @@ def test_schema_required_fields_and_input_names() -> None:
     }
     # applicant_hash is listed (readOnly) because the model checks it when sent: the schema must refuse what it refuses.
     assert "applicant_id" in schema["properties"] and schema["properties"]["applicant_hash"]["readOnly"] is True
-    assert set(schema["properties"]) == {*VALID, "province_code_original", "applicant_hash"}
+    assert set(schema["properties"]) == {*VALID, "province_code_original", "applicant_hash", *INDEX_766_FIELDS}
+    assert not set(INDEX_766_FIELDS) & set(schema["required"])  # optional: every v1 event stays valid
 
 
 def test_schema_enums() -> None:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from dvcpulse.commands.schema import event_json_schema
-from dvcpulse.models.filing_event import FilingEvent
+from dvcpulse.models.filing_event import INDEX_766_FIELDS, FilingEvent
 from tests.models.event_helpers import CCCD, CMND, CONTEXT, DROP, JSON_VALUES, SETTINGS, VALID, decode, event
 
 _SCHEMA = event_json_schema()
@@ -78,6 +78,12 @@ EDGES: dict[str, list[Any]] = {
         *("2025-08-08", "2025-08-08T17:00:00+0700", "1722480000", 1722480000, True, None, DROP),
     ],
     "paid_online": [True, False, None, 1, 0, "true", "false", "yes", "1", 1.0, [True], DROP],
+    **{
+        name: [True, False, None, 1, 0, "true", "1", 1.0, [True], DROP]
+        for name in INDEX_766_FIELDS
+        if name != "satisfaction_rating"
+    },
+    "satisfaction_rating": ["satisfied", "neutral", "dissatisfied", "Satisfied", "", " neutral", 1, True, None, DROP],
     "applicant_id": [
         *(CCCD, CMND, None, DROP, "12345", CCCD + "0", CCCD + "\n", " " + CCCD, "079 203 012 345", "٠٧٩٢٠٣٠١٢٣٤٥"),
         *(int(CCCD), int(CMND), True, [CCCD], {"n": CCCD}, ""),
