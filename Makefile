@@ -13,7 +13,7 @@ up: $(VENV)/.installed  ## the whole system on the embedded default (Kafka broke
 test: $(VENV)/.installed  ## lint + the whole test suite (real Apache Kafka broker and ClickHouse engine)
 	$(BIN)/ruff check .
 	$(BIN)/dvcpulse broker --fetch-only
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=20
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -272,7 +272,8 @@ def test_the_migration_fills_the_rollups_from_what_was_stored(tmp_path) -> None:
     engine = clickhouse_connect.get_client(dsn=f"chdb://{tmp_path / 'chdb'}")
     try:
         engine.command(f"CREATE DATABASE IF NOT EXISTS {DB}")
-        before = [m for m in available() if m.version < 6]
+        # the schema before the rollups, plus 0009's columns, which today's writer writes (0009 is independent)
+        before = [m for m in available() if m.version < 6 or m.version == 9]
         for migration in before:
             for statement in migration.statements(DB):
                 engine.command(statement)
@@ -286,7 +287,7 @@ def test_the_migration_fills_the_rollups_from_what_was_stored(tmp_path) -> None:
         engine.insert(f"{DB}.schema_migrations", [[m.version, m.name, m.checksum] for m in before],
                       ["version", "name", "checksum"])  # fmt: skip
         applied = migrate(engine, DB)
-        assert [m.version for m in applied][:1] == [6]
+        assert [m.version for m in applied] == [6, 7]
         assert_rollups_exact(engine, states)
         # and flushes after the migration carry on from the filled rollups
         states[0].apply_message(1, [event("M0", "status_changed", T0 + 9 * MINUTE, status=4)])
