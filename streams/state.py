@@ -144,6 +144,10 @@ class PartitionState:
     # moves these past it). Such cells are taken as zero without a read.
     minutes_known_from: int = -(1 << 62)
     days_known_from: int = -(1 << 62)
+    # Every record stored as of the durable offset is in memory: true from a partition's very start (nothing
+    # stored but what this state wrote, or what a previous owner wrote for messages it replays) until the first
+    # eviction of a record; a record not in memory is then new, without a read.
+    records_complete: bool = True
     record_touch: dict[str, int] = field(default_factory=dict)
     minute_touch: dict[int, int] = field(default_factory=dict)
     day_touch: dict[int, int] = field(default_factory=dict)
@@ -264,6 +268,7 @@ class PartitionState:
             self.newest_arrival_ms = checkpoint.newest_arrival_ms
             self.processed, self.duplicates = checkpoint.processed, checkpoint.duplicates
             self.late = checkpoint.late
+            self.records_complete = False
             newest_minute = checkpoint.newest_event_ms // 60000
             self.minutes_known_from = newest_minute + 1
             self.days_known_from = _day_number(newest_minute) + 1
@@ -271,6 +276,8 @@ class PartitionState:
 
     def missing_records(self, messages: list[tuple[int, list[EventRow]]]) -> list[str]:
         """Records the messages (offset, events) touch that are not in memory."""
+        if self.records_complete:
+            return []
         records = self.records
         wanted = {e.record_id for offset, events in messages if offset > self.offset for e in events}
         return sorted(r for r in wanted if r not in records)
@@ -341,6 +348,8 @@ class PartitionState:
         is at or before `durable` (so ClickHouse holds them as of that offset: what a lookup gives back).
         Returns how many were forgotten."""
         dropped = len(self._evict(self.records, self.record_touch, durable, max_records))
+        if dropped:
+            self.records_complete = False
         minutes = self._evict(self.minutes, self.minute_touch, durable, max_cells)
         if minutes:
             self.minutes_known_from = max(self.minutes_known_from, max(key >> ATTR_BITS for key in minutes) + 1)

@@ -289,3 +289,20 @@ def test_a_resumed_partition_reads_only_cells_older_than_its_newest_event() -> N
     assert state.evict(durable=11, max_records=10, max_cells=0) > 0
     assert state.minutes_known_from == (T0 + HOUR + DAY) // 60_000 + 1 > known  # past the newest evicted
     assert state.missing_cells([(12, [event("n2", "N", t=T0 + HOUR + 60_000)])])[0] != []  # evicted: read back
+
+
+def test_a_fresh_partition_reads_no_record_until_it_evicts_one() -> None:
+    """From a partition's start every stored record is one this state holds: an unknown id is new. After a
+    restart from a checkpoint, or once a record was evicted, an unknown id must be read."""
+    from dvcpulse.sinks.contract import Checkpoint
+
+    fresh = PartitionState(0)
+    fresh.resume(None)
+    assert fresh.missing_records([(0, [event("a", "A")])]) == []
+    assert fresh.apply_message(0, [event("a", "A")]) and fresh.apply_message(1, [event("b", "B")])
+    fresh.take_changes()
+    assert fresh.evict(durable=1, max_records=1, max_cells=100) == 1
+    assert fresh.missing_records([(2, [event("a2", "A"), event("c", "C")])]) == ["A", "C"]
+    resumed = PartitionState(0)
+    resumed.resume(Checkpoint(1, T0, 2, 0, 0, T0))
+    assert resumed.missing_records([(2, [event("c", "C")])]) == ["C"]
