@@ -113,7 +113,7 @@ def load_history(dsn: str, database: str, spec: LoadSpec, progress: bool = True)
     from dvcpulse.sinks.connection import connect
     from dvcpulse.sinks.contract import EventRow
     from dvcpulse.sinks.writer import ClickHouseWriter
-    from dvcpulse.streams.state import ATTR_BITS, PartitionState
+    from dvcpulse.streams.state import ATTR_BITS, GRAIN_TIMES, PartitionState
 
     client = connect(Settings(clickhouse_database=database), dsn=dsn)
     writer = ClickHouseWriter(client, database)
@@ -197,13 +197,12 @@ def load_history(dsn: str, database: str, spec: LoadSpec, progress: bool = True)
             records = getattr(states[partition], "records", None)
             if isinstance(records, dict):
                 records.pop(record, None)
-        minute_end = (day_end // 60) << ATTR_BITS
-        day_key_end = ((day_start + VN_OFFSET_S) // DAY_S + 1) << ATTR_BITS
+        closed_minute = day_end // 60  # every cell of a grain that ends by then is closed (months stay)
         for state in states:
-            if isinstance(getattr(state, "minutes", None), dict):
-                state.minutes = {k: v for k, v in state.minutes.items() if k >= minute_end}
-            if isinstance(getattr(state, "days", None), dict):
-                state.days = {k: v for k, v in state.days.items() if k >= day_key_end}
+            for cells in state.levels:
+                if cells.grain != "month":
+                    end = GRAIN_TIMES[cells.grain](closed_minute) << ATTR_BITS
+                    cells.values = {k: v for k, v in cells.values.items() if k >= end}
         if progress:
             elapsed = time.perf_counter() - started
             print(f"  day {day + 1}/{spec.days}: {events_total:,} events, {elapsed:,.0f} s "

@@ -13,10 +13,10 @@ ClickHouse would substitute the alias inside other aggregates of the same SELECT
 Reference tables are ReplacingMergeTree and reloaded by migrations, hence FINAL.
 
 Cost (sinks/SCHEMA.md, "Rollups"): totals over a range read whole Vietnam days from the day cells, the other
-whole hours from rollup_hour and only the minutes at the range's edges from the minute cells (`_spanning`),
+whole hours from the hour cells and only the minutes at the range's edges from the minute cells (`_spanning`),
 with FINAL and without the views' per-cell GROUP BY (`MINUTES`); all-time figures read v_totals and
-v_counts_by_cell, whose rollups do not grow with the history; the pipeline panels read the per-second write
-counts (`writes_per_second`, `writes_by_province`), not the history itself.
+v_counts_by_cell, whose cells (days by channel, months) grow slowly with the history; the pipeline panels read
+the per-second write counts (`writes_per_second`, `writes_by_province`), not the history itself.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ DEFAULT_MIN_FILINGS_1H = 20
 DEFAULT_MIN_FILINGS_BASELINE = 50
 
 
-# Panels that only sum counts read the cell tables (and rollup_hour) with FINAL directly: the same sums as
+# Panels that only sum counts read the cell tables (and the hour cells) with FINAL directly: the same sums as
 # through v_minute, v_hourly and v_daily, whose GROUP BY per cell (summing the partitions) costs far more than
 # FINAL over a range (a week of minute cells at national volume: ~1.1 s through v_minute, ~0.03 s direct).
 MINUTES = "agg_minute_partial FINAL"
@@ -60,7 +60,7 @@ def _sql(text: str) -> str:
 
 def _spanning(db: str, columns: str, where: str, start: str, end: str, *, end_included: bool = True) -> str:
     """The minute cells whose minute is in [start, end] (or [start, end)) as a subquery of `columns`, to be
-    summed: whole Vietnam days from the day cells, the other whole hours from rollup_hour, the minutes at the
+    summed: whole Vietnam days from the day cells, the other whole hours from the hour cells, the minutes at the
     edges from the minute cells. Each is read with FINAL, one row per partition (see `MINUTES`).
 
     A day (an hour) is whole when it starts at or after `start` and its last minute starts at or before `end`
@@ -83,7 +83,7 @@ def _spanning(db: str, columns: str, where: str, start: str, end: str, *, end_in
             WHERE {where} AND minute >= {start} AND minute {upper} {end} AND (minute < {lo} OR minute >= {hi})
             UNION ALL
             SELECT {columns}
-            FROM {db}.rollup_hour FINAL
+            FROM {db}.agg_hour_partial FINAL
             WHERE {where} AND hour >= {lo} AND hour < {hi} AND (hour < {lo_day} OR hour >= {hi_day})
             UNION ALL
             SELECT {columns}

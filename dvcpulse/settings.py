@@ -99,8 +99,8 @@ class Settings(BaseSettings):
     max_cells: int = Field(
         200_000,
         ge=1,
-        description="Minute cells, and day cells, a worker keeps in memory (shared likewise); colder ones are read "
-        "back likewise.",
+        description="Cells of each grain (minute, hour, day, month, day by channel) a worker keeps in memory "
+        "(shared likewise); colder ones are read back likewise.",
     )
     session_timeout_seconds: float = Field(
         10.0, gt=0, description="Kafka group session timeout: how soon a dead worker's partitions move."

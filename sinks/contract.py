@@ -56,6 +56,26 @@ class RestoredEvent(NamedTuple):
 Attributes = tuple[str, str, int, str]  # service, province, channel, online level
 
 
+class CellTable(NamedTuple):
+    """One grain of cells the worker keeps and writes: counters per (time unit, attributes, partition)."""
+
+    table: str
+    time_column: str
+    seconds_per_unit: int  # a DateTime column: the unit's seconds (times sent as epoch seconds); 0: a Date column
+
+
+# Every grain, finest first (migrations 0001 and 0012). The worker keeps each as a sum of the events in it, so
+# what dashboards read at a coarse grain is written, not recomputed from finer rows. `day_channel` cells carry
+# only channel and online level (service and province empty): the national running totals.
+CELL_TABLES: dict[str, CellTable] = {
+    "minute": CellTable("agg_minute_partial", "minute", 60),  # UTC minute
+    "hour": CellTable("agg_hour_partial", "hour", 3600),  # UTC hour
+    "day": CellTable("agg_day_partial", "day", 0),  # Vietnam calendar day
+    "month": CellTable("agg_month_partial", "month", 0),  # first day of the Vietnam calendar month
+    "day_channel": CellTable("agg_day_channel_partial", "day", 0),  # Vietnam day, channel and online level only
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
     """A partition's progress: what was applied up to `offset`, and its clocks."""
@@ -72,7 +92,7 @@ class Checkpoint:
 class ChangedCells:
     """Changed cells of one table as columns, ready to insert (built without a Python object per value)."""
 
-    times: list[int]  # minute cells: the minute in epoch seconds (UTC); day cells: Vietnam day, days since 1970
+    times: list[int]  # DateTime grains: epoch seconds (UTC); Date grains: days since 1970 (CellTable)
     attributes: list[Attributes]
     counters: list[tuple[int, ...]]  # submitted, synced, then status changes for codes 1..10
     # the counters before this flush (true from Changes.prev_version) and the first offset of this flush that
@@ -102,12 +122,19 @@ class Changes:
 
     partition: int
     offset: int
-    minutes: ChangedCells
-    days: ChangedCells
+    cells: dict[str, ChangedCells]  # grain (a CELL_TABLES key) -> its changed cells
     history: list[tuple[EventRow, int]]  # (event, events-topic offset)
     resends: list[Resend]
     checkpoint: Checkpoint
     prev_version: int = 0  # the offset of the partition's previous flush: the cells' `previous` held from it
+
+    @property
+    def minutes(self) -> ChangedCells:
+        return self.cells["minute"]
+
+    @property
+    def days(self) -> ChangedCells:
+        return self.cells["day"]
 
 
 @dataclass(slots=True)
@@ -161,7 +188,8 @@ class PartitionSink(Protocol):
         ...
 
     def read_cells(
-        self, partition: int, table: str, keys: list[tuple[object, ...]]
+        self, partition: int, grain: str, keys: list[tuple[object, ...]]
     ) -> dict[tuple[object, ...], StoredCell]:
-        """The stored rows (after replacement) of these cells, keyed (time, *attributes) as ChangedCells."""
+        """The stored rows (after replacement) of these cells of a grain (CELL_TABLES), keyed (time, *attributes)
+        as ChangedCells."""
         ...

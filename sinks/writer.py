@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from clickhouse_connect.driver.client import Client
 
 from dvcpulse.sinks.contract import (
+    CELL_TABLES,
     ChangedCells,
     Changes,
     Checkpoint,
@@ -90,6 +91,11 @@ def _vietnam_month_of_ms(ms: int) -> int:
     return _month(local.year, local.month)
 
 
+def _utc_year_of_seconds(seconds: int) -> int:
+    """toYear(hour) of a DateTime('UTC') sent as epoch seconds."""
+    return time.gmtime(seconds).tm_year
+
+
 _EPOCH_ORDINAL = datetime(1970, 1, 1).toordinal()
 
 
@@ -107,7 +113,10 @@ PARTITION_KEYS: dict[str, tuple[str, Callable[[object], int]]] = {
     "events": ("event_time", _vietnam_month_of_ms),  # toYYYYMM(event_time, 'Asia/Ho_Chi_Minh')
     "resends": ("kafka_partition", int),  # kafka_partition
     "agg_minute_partial": ("minute", _utc_month_of_seconds),  # toYYYYMM(minute), DateTime('UTC')
+    "agg_hour_partial": ("hour", _utc_year_of_seconds),  # toYear(hour), DateTime('UTC')
     "agg_day_partial": ("day", _year_of_days),  # toYear(day)
+    "agg_month_partial": ("month", _year_of_days),  # toYear(month)
+    "agg_day_channel_partial": ("day", _year_of_days),  # toYear(day)
 }
 
 
@@ -150,8 +159,8 @@ class ClickHouseWriter:
     def write(self, batch: list[Changes]) -> None:
         now = _now_ms()
         self._write_history(batch, now)
-        self._write_cells("agg_minute_partial", "minute", [(c, c.minutes) for c in batch])
-        self._write_cells("agg_day_partial", "day", [(c, c.days) for c in batch])
+        for grain, spec in CELL_TABLES.items():
+            self._write_cells(spec.table, spec.time_column, [(c, c.cells[grain]) for c in batch if grain in c.cells])
         checkpoints = [(changes.partition, *astuple(changes.checkpoint), now, LAYOUT) for changes in batch]
         self._insert("checkpoints", CHECKPOINT_COLUMNS, checkpoints)
 
@@ -334,16 +343,17 @@ class ClickHouseWriter:
         return [RestoredEvent._make(row) for row in events], resends
 
     def read_cells(
-        self, partition: int, table: str, keys: list[tuple[object, ...]]
+        self, partition: int, grain: str, keys: list[tuple[object, ...]]
     ) -> dict[tuple[object, ...], StoredCell]:
-        """The newest stored row of each cell (time, service, province, channel, online level) of `table`
-        (agg_minute_partial: time in epoch seconds; agg_day_partial: days since 1970)."""
+        """The newest stored row of each cell (time, service, province, channel, online level) of a grain
+        (CELL_TABLES: DateTime grains' time in epoch seconds, Date grains' in days since 1970)."""
         if not keys:
             return {}
-        if table == "agg_minute_partial":
-            time_column, as_int, of_int = "minute", "toUnixTimestamp(minute)", "toDateTime(t, 'UTC')"
+        table, time_column, seconds_per_unit = CELL_TABLES[grain]
+        if seconds_per_unit:
+            as_int, of_int = f"toUnixTimestamp({time_column})", "toDateTime(t, 'UTC')"
         else:
-            time_column, as_int, of_int = "day", "toUInt32(toUInt16(day))", "addDays(toDate('1970-01-01'), t)"
+            as_int, of_int = f"toUInt32(toUInt16({time_column}))", "addDays(toDate('1970-01-01'), t)"
         times, services, provinces, channels, levels = (list(column) for column in zip(*keys, strict=True))
         rows = self.client.query(
             f"SELECT {as_int}, service_code, province_code, channel, online_level, version, submitted, synced, "

@@ -18,7 +18,7 @@ from dvcpulse.streams.state import PartitionState, pack_counts
 log = logging.getLogger(__name__)
 
 MAX_RECORDS = 200_000  # per worker (dvcpulse.settings: the worker's setting)
-MAX_CELLS = 200_000  # per worker, minute cells and day cells each
+MAX_CELLS = 200_000  # per worker, cells of each grain
 
 
 class Aggregator:
@@ -66,8 +66,7 @@ class Aggregator:
                 continue
             state.evict(written - 1, max_records, max_cells)
             if not needed:
-                minutes, days = state.missing_cells(messages)
-                needed = bool(state.missing_records(messages) or minutes or days)
+                needed = bool(state.missing_records(messages) or any(state.missing_cells(messages)))
         return needed
 
     def prefetch(self, to_apply: list[tuple[int, int, list[EventRow]]]) -> None:
@@ -84,32 +83,28 @@ class Aggregator:
             if missing and durable >= 0:  # (nothing durable yet: nothing stored as of it)
                 events, resends = self.lookup_sink.read_records(partition, missing, durable)
                 state.install_records(events, resends, durable)
-            minutes, days = state.missing_cells(messages)
+            wanted = state.missing_cells(messages)
             if durable < 0:
-                state.install_cells(dict.fromkeys(minutes, 0), dict.fromkeys(days, 0), durable)
-            elif minutes or days:
-                state.install_cells(*self._cells_at(state, minutes, days, durable), durable)
+                state.install_cells([dict.fromkeys(keys, 0) for keys in wanted], durable)
+            elif any(wanted):
+                state.install_cells(self._cells_at(state, wanted, durable), durable)
 
-    def _cells_at(
-        self, state: PartitionState, minutes: list[int], days: list[int], durable: int
-    ) -> tuple[dict[int, int], dict[int, int]]:
-        """Packed counters of these cells as of `durable`: from the stored rows (their values, or the values
-        they state for before their flush), else from the partition's history up to `durable` (exact, slow:
-        only when two flushes beyond `durable` wrote a cell, e.g. the previous owner's writes in flight)."""
+    def _cells_at(self, state: PartitionState, wanted: list[list[int]], durable: int) -> list[dict[int, int]]:
+        """Packed counters of these cells (per grain) as of `durable`: from the stored rows (their values, or the
+        values they state for before their flush), else from the partition's history up to `durable` (exact,
+        slow: only when two flushes beyond `durable` wrote a cell, e.g. the previous owner's writes in flight)."""
         found: list[dict[int, int]] = []
-        unknown: list[tuple[dict[int, int], int, bool]] = []
-        for keys, table, readable in (
-            (minutes, "agg_minute_partial", state.cell),
-            (days, "agg_day_partial", state.day_cell),
-        ):
+        unknown: list[tuple[int, int]] = []  # (grain, key)
+        for grain, keys in enumerate(wanted):
             values: dict[int, int] = {}
-            readable_keys = [readable(key) for key in keys]
-            stored = self.lookup_sink.read_cells(state.partition, table, readable_keys) if keys else {}
+            readable_keys = [state.readable(grain, key) for key in keys]
+            name = state.levels[grain].grain
+            stored = self.lookup_sink.read_cells(state.partition, name, readable_keys) if keys else {}
             for key, readable_key in zip(keys, readable_keys, strict=True):
                 row = stored.get(readable_key)
                 counters = (0,) * 12 if row is None else row.as_of(durable)
                 if counters is None:
-                    unknown.append((values, key, table == "agg_minute_partial"))
+                    unknown.append((grain, key))
                 else:
                     values[key] = pack_counts(counters)
             found.append(values)
@@ -117,14 +112,17 @@ class Aggregator:
             self.fallbacks += 1
             history = self.lookup_sink.read_partition(state.partition, upto=durable)
             scratch = PartitionState(
-                state.partition, attributes=list(state.attributes), attribute_ids=dict(state.attribute_ids)
+                state.partition,
+                attributes=list(state.attributes),
+                attribute_ids=dict(state.attribute_ids),
+                channel_ids=list(state.channel_ids),
             )
             if history is not None:
                 scratch.restore(history)
-            for values, key, minute in unknown:
-                values[key] = (scratch.minutes if minute else scratch.days).get(key, 0)
+            for grain, key in unknown:
+                found[grain][key] = scratch.levels[grain].values.get(key, 0)
             log.info("partition %d: %d cells read from history up to %d", state.partition, len(unknown), durable)
-        return found[0], found[1]
+        return found
 
     def apply(self, to_apply: list[tuple[int, int, list[EventRow]]]) -> list[Changes]:
         """Apply (partition, offset, events) in offset order per partition; returns the changes to write."""

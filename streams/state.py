@@ -30,9 +30,11 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass, field
+from datetime import date
 
 from dvcpulse.seeds.reference import VIETNAM_UTC_OFFSET_SECONDS
 from dvcpulse.sinks.contract import (
+    CELL_TABLES,
     Attributes,
     ChangedCells,
     Changes,
@@ -43,15 +45,17 @@ from dvcpulse.sinks.contract import (
     RestoredEvent,
 )
 
-# A cell: (minute as epoch seconds UTC, service, province, channel, online level)
+# A cell, readable: (time, service, province, channel, online level); the time as its table is sent
+# (sinks.contract.CELL_TABLES): a minute or hour as epoch seconds UTC, a Vietnam day or month (its first day)
+# as days since 1970-01-01.
 Cell = tuple[int, str, str, int, str]
-# A day cell: (Vietnam-time day as days since 1970-01-01, service, province, channel, online level)
-DayCell = tuple[int, str, str, int, str]
+DayCell = Cell
 
 SUBMITTED, SYNCED = 0, 1
 COUNTERS = 12  # submitted, synced, status changes for codes 1..10
 
-# Cell keys: (epoch minute or Vietnam day) << ATTR_BITS | attributes id.
+# Cell keys: the grain's time (epoch minute or hour; Vietnam day, or first day of the month, as days since
+# 1970) << ATTR_BITS | attributes id.
 ATTR_BITS = 20
 ATTR_MASK = (1 << ATTR_BITS) - 1
 # A cell's counters packed in one integer, COUNTER_BITS each (index 0 lowest): a bump is one addition, and
@@ -106,8 +110,62 @@ def _day_number(minute: int) -> int:
     return (minute * 60 + VIETNAM_UTC_OFFSET_SECONDS) // 86400
 
 
-def _day_key(cell: int) -> int:
-    return ((cell >> ATTR_BITS) * 60 + VIETNAM_UTC_OFFSET_SECONDS) // 86400 << ATTR_BITS | cell & ATTR_MASK
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_MONTH_STARTS: dict[int, int] = {}  # Vietnam day -> the first day of its month (days since 1970)
+
+
+def _month_start(day: int) -> int:
+    found = _MONTH_STARTS.get(day)
+    if found is None:
+        if len(_MONTH_STARTS) > 100_000:  # decades of days: never grow without bound
+            _MONTH_STARTS.clear()
+        found = _MONTH_STARTS[day] = day - date.fromordinal(_EPOCH_ORDINAL + day).day + 1
+    return found
+
+
+# The time of each grain (CELL_TABLES order) of an epoch minute.
+GRAIN_TIMES = {
+    "minute": lambda minute: minute,
+    "hour": lambda minute: minute // 60,
+    "day": _day_number,
+    "month": lambda minute: _month_start(_day_number(minute)),
+    "day_channel": _day_number,
+}
+MINUTE, HOUR, DAY, MONTH, DAY_CHANNEL = range(5)  # positions in CELL_TABLES and PartitionState.levels
+assert tuple(GRAIN_TIMES) == tuple(CELL_TABLES) == ("minute", "hour", "day", "month", "day_channel")
+
+
+class Cells:
+    """One grain's cells (cell key -> packed counters), with what changed since the last flush and, for state on
+    demand, when each was last touched and from which time on a cell not in memory holds nothing."""
+
+    __slots__ = ("before", "dirty", "grain", "known_from", "touch", "values")
+
+    def __init__(self, grain: str) -> None:
+        self.grain = grain
+        self.values: dict[int, int] = {}
+        self.dirty: set[int] = set()
+        # what the cells changed since the last flush held before it: cell key -> (packed counters at
+        # `taken_at`, the first offset after it that changed the cell); written beside them (sinks/SCHEMA.md)
+        self.before: dict[int, tuple[int, int]] = {}
+        self.touch: dict[int, int] = {}  # last offset that touched each cell, oldest first (state on demand)
+        # Cells at or after this time that are not in memory hold nothing as of the durable offset (see
+        # PartitionState.resume); such cells are taken as zero without a read.
+        self.known_from = -(1 << 62)
+
+    def bump(self, key: int, step: int, applying: int, lazy: bool) -> None:
+        old = self.values.get(key, 0)
+        self.values[key] = old + step
+        if key not in self.dirty:
+            self.dirty.add(key)
+            self.before[key] = (old, applying)
+        if lazy:
+            self.touch.pop(key, None)
+            self.touch[key] = applying
+
+
+def _grains() -> tuple[Cells, ...]:
+    return tuple(Cells(grain) for grain in CELL_TABLES)
 
 
 @dataclass
@@ -120,37 +178,36 @@ class PartitionState:
     duplicates: int = 0
     late: int = 0
     records: dict[str, Record] = field(default_factory=dict)
-    minutes: dict[int, int] = field(default_factory=dict)  # cell key -> packed counters
-    days: dict[int, int] = field(default_factory=dict)
+    levels: tuple[Cells, ...] = field(default_factory=_grains)  # one per grain, CELL_TABLES order
     attributes: list[Attributes] = field(default_factory=list)  # attributes id -> attributes
     attribute_ids: dict[Attributes, int] = field(default_factory=dict)
-    # changes since the last flush
-    dirty_minutes: set[int] = field(default_factory=set)  # cell keys
-    dirty_days: set[int] = field(default_factory=set)
+    channel_ids: list[int] = field(default_factory=list)  # attributes id -> id of ("", "", channel, level)
+    # changes since the last flush (the cells' own are in `levels`)
     history: list[tuple[EventRow, int]] = field(default_factory=list)  # (event, events-topic offset)
     resends: list[Resend] = field(default_factory=list)
-    # what the cells changed since the last flush held before it: cell key -> (packed counters at `taken_at`,
-    # the first offset after it that changed the cell); written beside the cells (sinks/SCHEMA.md)
-    minutes_before: dict[int, tuple[int, int]] = field(default_factory=dict)
-    days_before: dict[int, tuple[int, int]] = field(default_factory=dict)
     taken_at: int = -1  # the offset at the last take_changes (or restore)
     applying: int = -1  # offset of the message being applied
     # State on demand (`lazy`): records and cells not in memory are loaded, as of the durable checkpoint, before
-    # a batch that needs them (streams.aggregate), and evicted when cold. Last offset that touched each, oldest
-    # first (a touch moves it to the end).
+    # a batch that needs them (streams.aggregate), and evicted when cold. Last offset that touched each record,
+    # oldest first (a touch moves it to the end); the cells keep theirs (`Cells.touch`).
     lazy: bool = False
-    # Cells at or after these (epoch minute, Vietnam day number) that are not in memory hold nothing as of the
-    # durable offset: every stored cell is older than the newest event at the checkpoint, or was evicted (which
-    # moves these past it). Such cells are taken as zero without a read.
-    minutes_known_from: int = -(1 << 62)
-    days_known_from: int = -(1 << 62)
     # Every record stored as of the durable offset is in memory: true from a partition's very start (nothing
     # stored but what this state wrote, or what a previous owner wrote for messages it replays) until the first
     # eviction of a record; a record not in memory is then new, without a read.
     records_complete: bool = True
     record_touch: dict[str, int] = field(default_factory=dict)
-    minute_touch: dict[int, int] = field(default_factory=dict)
-    day_touch: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def minutes(self) -> dict[int, int]:
+        return self.levels[MINUTE].values
+
+    @property
+    def days(self) -> dict[int, int]:
+        return self.levels[DAY].values
+
+    @property
+    def minutes_known_from(self) -> int:
+        return self.levels[MINUTE].known_from
 
     # -- counting ------------------------------------------------------------------------------------
     def apply_message(self, offset: int, events: list[EventRow]) -> bool:
@@ -171,26 +228,32 @@ class PartitionState:
             self.attributes.append(attributes)
         return found
 
+    def _channel_id(self, attributes_id: int) -> int:
+        """The attributes id of ("", "", channel, online level) of an attributes id: a `day_channel` cell's."""
+        ids = self.channel_ids
+        while len(ids) <= attributes_id:
+            _, _, channel, level = self.attributes[len(ids)]
+            ids.append(self._attribute_id(("", "", channel, level)))
+        return ids[attributes_id]
+
+    def grain_keys(self, cell: int) -> tuple[int, int, int, int, int]:
+        """The keys of a minute cell's cells at every grain (CELL_TABLES order)."""
+        attributes = cell & ATTR_MASK
+        minute = cell >> ATTR_BITS
+        day = _day_number(minute)
+        return (
+            cell,
+            (minute // 60) << ATTR_BITS | attributes,
+            day << ATTR_BITS | attributes,
+            _month_start(day) << ATTR_BITS | attributes,
+            day << ATTR_BITS | self._channel_id(attributes),
+        )
+
     def _bump(self, cell: int, index: int, delta: int) -> None:
         step = delta << (COUNTER_BITS * index)
-        day = _day_key(cell)
-        old_minute, old_day = self.minutes.get(cell, 0), self.days.get(day, 0)
-        self.minutes[cell] = old_minute + step
-        self.days[day] = old_day + step
-        if cell not in self.dirty_minutes:
-            self.dirty_minutes.add(cell)
-            self.minutes_before[cell] = (old_minute, self.applying)
-        if day not in self.dirty_days:
-            self.dirty_days.add(day)
-            self.days_before[day] = (old_day, self.applying)
-        if self.lazy:
-            at = self.applying
-            touch = self.minute_touch
-            touch.pop(cell, None)
-            touch[cell] = at
-            touch = self.day_touch
-            touch.pop(day, None)
-            touch[day] = at
+        applying, lazy = self.applying, self.lazy
+        for cells, key in zip(self.levels, self.grain_keys(cell), strict=True):
+            cells.bump(key, step, applying, lazy)
 
     def _apply(self, event: EventRow | RestoredEvent, offset: int) -> None:
         record_id = event.record_id
@@ -252,10 +315,9 @@ class PartitionState:
         self.offset, self.newest_event_ms = checkpoint.offset, checkpoint.newest_event_ms
         self.newest_arrival_ms = checkpoint.newest_arrival_ms
         self.processed, self.duplicates, self.late = checkpoint.processed, checkpoint.duplicates, checkpoint.late
-        self.dirty_minutes.clear()
-        self.dirty_days.clear()
-        self.minutes_before.clear()
-        self.days_before.clear()
+        for cells in self.levels:
+            cells.dirty.clear()
+            cells.before.clear()
         self.taken_at = checkpoint.offset
         self.history, self.resends = [], []
 
@@ -270,8 +332,8 @@ class PartitionState:
             self.late = checkpoint.late
             self.records_complete = False
             newest_minute = checkpoint.newest_event_ms // 60000
-            self.minutes_known_from = newest_minute + 1
-            self.days_known_from = _day_number(newest_minute) + 1
+            for cells in self.levels:  # every stored cell is at or before the newest event's, at every grain
+                cells.known_from = GRAIN_TIMES[cells.grain](newest_minute) + 1
         self.taken_at = self.offset
 
     def missing_records(self, messages: list[tuple[int, list[EventRow]]]) -> list[str]:
@@ -286,7 +348,9 @@ class PartitionState:
         """Take the state of records not in memory from their history rows and re-sends up to `durable` (the
         checkpoint): what the restore does for a whole partition, for these records only, without their
         cells (which are loaded as stored)."""
-        scratch = PartitionState(self.partition, attributes=self.attributes, attribute_ids=self.attribute_ids)
+        scratch = PartitionState(
+            self.partition, attributes=self.attributes, attribute_ids=self.attribute_ids, channel_ids=self.channel_ids
+        )
         history = PartitionHistory(Checkpoint(durable, 0, 0, 0, 0, 0), events, resends)
         scratch.restore(history)
         touch = self.record_touch
@@ -295,11 +359,12 @@ class PartitionState:
                 self.records[record_id] = record
                 touch[record_id] = durable
 
-    def missing_cells(self, messages: list[tuple[int, list[EventRow]]]) -> tuple[list[int], list[int]]:
-        """Minute and day cells the messages may change that are not in memory and must be read: each on-time
-        event's own cell, and the cell of its record's first submitted (synced) event when it is a submitted
-        (synced) event earlier than that one (the count moves from there). The records must be in memory.
-        Cells known to hold nothing (see `minutes_known_from`) are taken as zero here instead."""
+    def missing_cells(self, messages: list[tuple[int, list[EventRow]]]) -> list[list[int]]:
+        """Cells of each grain (CELL_TABLES order) the messages may change that are not in memory and must be
+        read: at every grain, those above each on-time event's own minute cell, and above the minute cell of
+        its record's first submitted (synced) event when it is a submitted (synced) event earlier than that
+        one (the count moves from there). The records must be in memory. Cells known to hold nothing (see
+        `Cells.known_from`) are taken as zero here instead."""
         minutes: set[int] = set()
         for offset, events in messages:
             if offset <= self.offset:
@@ -316,47 +381,46 @@ class PartitionState:
                         minutes.add(int.from_bytes(first[-8:], "big"))  # an earlier first: its count moves here
                 attributes = (event.service_code, event.province_code, event.channel, event.online_level)
                 minutes.add(event.event_time_ms // 60000 << ATTR_BITS | self._attribute_id(attributes))
-        days = {_day_key(cell) for cell in minutes}
-        minutes_to_read = self._known_or_read(minutes, self.minutes, self.minute_touch, self.minutes_known_from)
-        days_to_read = self._known_or_read(days, self.days, self.day_touch, self.days_known_from)
-        return minutes_to_read, days_to_read
+        keys: list[set[int]] = [set() for _ in self.levels]
+        for cell in minutes:
+            for grain, key in zip(keys, self.grain_keys(cell), strict=True):
+                grain.add(key)
+        return [self._known_or_read(wanted, cells) for wanted, cells in zip(keys, self.levels, strict=True)]
 
-    def _known_or_read(
-        self, keys: set[int], cells: dict[int, int], touch: dict[int, int], known_from: int
-    ) -> list[int]:
+    def _known_or_read(self, keys: set[int], cells: Cells) -> list[int]:
         to_read = []
+        values, touch, known_from = cells.values, cells.touch, cells.known_from
         for key in keys:
-            if key in cells:
+            if key in values:
                 continue
             if key >> ATTR_BITS >= known_from:
-                cells[key] = 0
+                values[key] = 0
                 touch[key] = self.taken_at  # (not dirty: evictable once durable, like a cell read back)
             else:
                 to_read.append(key)
         return sorted(to_read)
 
-    def install_cells(self, minutes: dict[int, int], days: dict[int, int], durable: int) -> None:
-        """Take cells not in memory at their values (packed) as of `durable`."""
-        for values, cells, touch in ((minutes, self.minutes, self.minute_touch), (days, self.days, self.day_touch)):
+    def install_cells(self, found: list[dict[int, int]], durable: int) -> None:
+        """Take cells not in memory, of each grain (CELL_TABLES order), at their values (packed) as of `durable`."""
+        for values, cells in zip(found, self.levels, strict=True):
             for key, packed in values.items():
-                if key not in cells:
-                    cells[key] = packed
-                    touch[key] = durable
+                if key not in cells.values:
+                    cells.values[key] = packed
+                    cells.touch[key] = durable
 
     def evict(self, durable: int, max_records: int, max_cells: int) -> int:
-        """Forget the least recently touched records and cells beyond the budgets, among those whose last change
-        is at or before `durable` (so ClickHouse holds them as of that offset: what a lookup gives back).
-        Returns how many were forgotten."""
+        """Forget the least recently touched records and cells (of each grain) beyond the budgets, among those
+        whose last change is at or before `durable` (so ClickHouse holds them as of that offset: what a lookup
+        gives back). Returns how many were forgotten."""
         dropped = len(self._evict(self.records, self.record_touch, durable, max_records))
         if dropped:
             self.records_complete = False
-        minutes = self._evict(self.minutes, self.minute_touch, durable, max_cells)
-        if minutes:
-            self.minutes_known_from = max(self.minutes_known_from, max(key >> ATTR_BITS for key in minutes) + 1)
-        days = self._evict(self.days, self.day_touch, durable, max_cells)
-        if days:
-            self.days_known_from = max(self.days_known_from, max(key >> ATTR_BITS for key in days) + 1)
-        return dropped + len(minutes) + len(days)
+        for cells in self.levels:
+            victims = self._evict(cells.values, cells.touch, durable, max_cells)
+            if victims:
+                cells.known_from = max(cells.known_from, max(key >> ATTR_BITS for key in victims) + 1)
+                dropped += len(victims)
+        return dropped
 
     @staticmethod
     def _evict(values: dict, touch: dict, durable: int, budget: int) -> list:
@@ -373,47 +437,53 @@ class PartitionState:
         return victims
 
     # -- readable forms ------------------------------------------------------------------------------
+    def readable(self, grain: int, key: int) -> Cell:
+        """A cell of a grain (CELL_TABLES position) as (time as its table is sent, *attributes)."""
+        unit = CELL_TABLES[self.levels[grain].grain].seconds_per_unit or 1
+        return ((key >> ATTR_BITS) * unit, *self.attributes[key & ATTR_MASK])  # type: ignore[return-value]
+
     def cell(self, key: int) -> Cell:
-        return ((key >> ATTR_BITS) * 60, *self.attributes[key & ATTR_MASK])  # type: ignore[return-value]
+        return self.readable(MINUTE, key)
 
     def day_cell(self, key: int) -> DayCell:
-        return (key >> ATTR_BITS, *self.attributes[key & ATTR_MASK])  # type: ignore[return-value]
+        return self.readable(DAY, key)
+
+    def counters(self, grain: int) -> dict[Cell, list[int]]:
+        """Every cell of a grain touched so far with its counters (readable; for tests and tools)."""
+        return {self.readable(grain, key): list(unpack_counts(p)) for key, p in self.levels[grain].values.items()}
 
     def minute_counters(self) -> dict[Cell, list[int]]:
-        """Every minute cell touched so far with its counters (readable; for tests and tools)."""
-        return {self.cell(key): list(unpack_counts(packed)) for key, packed in self.minutes.items()}
+        return self.counters(MINUTE)
 
     def day_counters(self) -> dict[DayCell, list[int]]:
-        return {self.day_cell(key): list(unpack_counts(packed)) for key, packed in self.days.items()}
+        return self.counters(DAY)
 
     def take_changes(self) -> Changes:
         changes = Changes(
             partition=self.partition,
             offset=self.offset,
             resends=self.resends,
-            minutes=self._changed(self.dirty_minutes, self.minutes, self.minutes_before, 60),
-            days=self._changed(self.dirty_days, self.days, self.days_before, 1),
+            cells={cells.grain: self._changed(grain, cells) for grain, cells in enumerate(self.levels)},
             history=self.history,
             checkpoint=Checkpoint(
                 self.offset, self.newest_event_ms, self.processed, self.duplicates, self.late, self.newest_arrival_ms
             ),
             prev_version=max(self.taken_at, 0),
         )
-        self.dirty_minutes, self.dirty_days = set(), set()
-        self.minutes_before, self.days_before = {}, {}
+        for cells in self.levels:
+            cells.dirty, cells.before = set(), {}
         self.history, self.resends = [], []
         self.taken_at = self.offset
         return changes
 
-    def _changed(
-        self, dirty: set[int], counters: dict[int, int], before: dict[int, tuple[int, int]], seconds_per_unit: int
-    ) -> ChangedCells:
-        keys = list(dirty)
-        attributes = self.attributes
+    def _changed(self, grain: int, cells: Cells) -> ChangedCells:
+        keys = list(cells.dirty)
+        attributes, values, before = self.attributes, cells.values, cells.before
+        unit = CELL_TABLES[cells.grain].seconds_per_unit or 1
         return ChangedCells(
-            [(key >> ATTR_BITS) * seconds_per_unit for key in keys],
+            [(key >> ATTR_BITS) * unit for key in keys],
             [attributes[key & ATTR_MASK] for key in keys],
-            [unpack_counts(counters[key]) for key in keys],
+            [unpack_counts(values[key]) for key in keys],
             [unpack_counts(before[key][0]) for key in keys],
             [before[key][1] for key in keys],
         )

@@ -1,12 +1,13 @@
-"""The rollups of migration 0006 against what they summarise, on the real engine, through the product's write path.
+"""The coarse cells the worker writes (hours, Vietnam months, days by channel: migration 0012) and the views on
+them, against what they summarise, on the real engine, through the product's write path.
 
-After every write, each rollup must equal the same sums computed from the cell tables with FINAL (what the
-views read before 0006) and from the worker's own counters: when a flush is written twice, when a later
-version of a cell replaces an earlier one (a count that moves to an earlier cell), when a crashed flush's rows
-are followed by a replay that writes older versions first, when an old day is rewritten days later, when
-partitions interleave or are flushed at the same moment by two writers, when one insert reaches the
-materialized views in several blocks, and for data written before the migration. Where a test states figures,
-they are counted by hand from its filings (one submitted, one status change and one synced event each).
+After every write, each coarse grain must equal the same sums computed from the minute and day cells with FINAL
+(what the views read before 0006) and from the worker's own counters: when a flush is written twice, when a
+later version of a cell replaces an earlier one (a count that moves to an earlier cell), when a crashed flush's
+rows are followed by a replay that writes older versions first, when an old day is rewritten days later, when
+partitions interleave or are flushed at the same moment by two writers, and for data written before the
+migration (with 0006's rollups). Where a test states figures, they are counted by hand from its filings (one
+submitted, one status change and one synced event each).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from collections import defaultdict
 
 import pytest
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.insert import InsertContext
 
 from dvcpulse.sinks.contract import EventRow
 from dvcpulse.sinks.migrate import available, migrate
@@ -38,11 +38,10 @@ REFERENCE = {
                sum(submitted), sum(synced), sumForEach(status_changes)
         FROM {DB}.agg_minute_partial FINAL
         GROUP BY h, service_code, province_code, channel, online_level""",
-    "daily": f"""
-        SELECT day, service_code, province_code, channel, online_level,
-               sum(submitted), sum(synced), sumForEach(status_changes)
+    "day_channel": f"""
+        SELECT day, channel, online_level, sum(submitted), sum(synced), sumForEach(status_changes)
         FROM {DB}.agg_day_partial FINAL
-        GROUP BY day, service_code, province_code, channel, online_level""",
+        GROUP BY day, channel, online_level""",
     "monthly": f"""
         SELECT toStartOfMonth(day) AS m, service_code, province_code, channel, online_level,
                sum(submitted), sum(synced), sumForEach(status_changes)
@@ -62,15 +61,14 @@ ROLLUPS = {
     "hourly": f"""
         SELECT hour, service_code, province_code, channel, online_level, submitted, synced, status_changes
         FROM {DB}.v_hourly""",
-    "daily": f"""
-        SELECT day, service_code, province_code, channel, online_level,
-               sum(submitted), sum(synced), sumForEach(status_changes)
-        FROM {DB}.rollup_day FINAL
-        GROUP BY day, service_code, province_code, channel, online_level""",
+    "day_channel": f"""
+        SELECT day, channel, online_level, sum(submitted), sum(synced), sumForEach(status_changes)
+        FROM {DB}.agg_day_channel_partial FINAL
+        GROUP BY day, channel, online_level""",
     "monthly": f"""
         SELECT month, service_code, province_code, channel, online_level,
                sum(submitted), sum(synced), sumForEach(status_changes)
-        FROM {DB}.rollup_month FINAL
+        FROM {DB}.agg_month_partial FINAL
         GROUP BY month, service_code, province_code, channel, online_level""",
     "by_cell": f"""
         SELECT service_code, province_code, channel, online_level, submitted, synced, status_changes
@@ -151,7 +149,7 @@ def test_a_newer_version_replaces_a_cell_in_every_rollup(client: Client) -> None
     state.apply_message(1, [event("A", "submitted", T0 - 5 * MINUTE, event_id="A-first-submission")])
     writer.write([state.take_changes()])
     assert_rollups_exact(client, [state])
-    by_month = rows(client, f"SELECT month, sum(submitted) FROM {DB}.rollup_month FINAL GROUP BY month")
+    by_month = rows(client, f"SELECT month, sum(submitted) FROM {DB}.agg_month_partial FINAL GROUP BY month")
     assert [(str(month), n) for month, n in by_month] == [("2025-08-01", 1), ("2025-09-01", 0)]
 
 
@@ -193,7 +191,7 @@ def test_a_crashed_flush_then_its_replay(client: Client) -> None:
 
 
 def submitted_by_month(client: Client) -> list[tuple[str, int]]:
-    by_month = rows(client, f"SELECT month, sum(submitted) FROM {DB}.rollup_month FINAL GROUP BY month")
+    by_month = rows(client, f"SELECT month, sum(submitted) FROM {DB}.agg_month_partial FINAL GROUP BY month")
     return [(str(month), n) for month, n in by_month]
 
 
@@ -241,53 +239,32 @@ def test_partitions_interleaved_in_one_insert_and_across_inserts(client: Client)
         assert_rollups_exact(client, states)
 
 
-def test_an_insert_seen_by_the_views_in_several_blocks(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    """More cells than one block holds: each block's recompute sees the blocks stored before it."""
-    writer = ClickHouseWriter(client, DB)
-    state = PartitionState(partition=0)
-    events = [e for n in range(300) for e in filing(f"B{n}", T0 + (n % 90) * MINUTE, province=("01", "79")[n % 2],
-                                                     service=f"DV{1 + n % 20:02d}", channel=1 + n % 3)]  # fmt: skip
-    state.apply_message(0, events)
-    names = ("max_insert_block_size", "min_insert_block_size_rows")
-    saved = dict(client.query(f"SELECT name, value FROM system.settings WHERE name IN {names}").result_rows)
-    for name in names:
-        client.set_client_setting(name, 64)  # the server keeps blocks of 64 rows apart ...
-    monkeypatch.setattr(InsertContext, "_calc_block_size", lambda self: 64)  # ... which the client sends
-    try:
-        writer.write([state.take_changes()])
-    finally:
-        for name in names:
-            client.set_client_setting(name, saved[name])
-    stored, hours = client.query(
-        f"SELECT count(), uniqExact(hour, service_code, province_code, channel, online_level, kafka_partition) "
-        f"FROM {DB}.rollup_hour"
-    ).first_row
-    assert stored > hours, "the views saw the insert in one block"
-    assert_rollups_exact(client, [state])
-
-
-def test_the_migration_fills_the_rollups_from_what_was_stored(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_migration_fills_the_coarse_cells_from_what_was_stored(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A database written before 0012 (with 0006's rollups): the coarse cells are filled from the minute and day
+    cells, and the worker's flushes carry on from them."""
     import clickhouse_connect
 
     engine = clickhouse_connect.get_client(dsn=f"chdb://{tmp_path / 'chdb'}")
     try:
         engine.command(f"CREATE DATABASE IF NOT EXISTS {DB}")
-        # the schema before the rollups, plus 0009's columns, which today's writer writes (0009 is independent)
-        before = [m for m in available() if m.version < 6 or m.version == 9]
+        before = [m for m in available() if m.version < 12]
         for migration in before:
             for statement in migration.statements(DB):
                 engine.command(statement)
         states = [PartitionState(partition=p) for p in range(2)]
         for p, state in enumerate(states):
             state.apply_message(0, filing(f"M{p}", T0 + p * MINUTE) + filing(f"N{p}", T0 - 3 * DAY, channel=3))
-        ClickHouseWriter(engine, DB).write([state.take_changes() for state in states])
+        changes = [state.take_changes() for state in states]
+        for change in changes:  # what a worker before 0012 wrote: minute and day cells
+            change.cells = {grain: cells for grain, cells in change.cells.items() if grain in ("minute", "day")}
+        ClickHouseWriter(engine, DB).write(changes)
         engine.command(f"CREATE TABLE IF NOT EXISTS {DB}.schema_migrations (version UInt32, name String, "
                        "checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
                        "ENGINE = ReplacingMergeTree ORDER BY version")  # fmt: skip
         engine.insert(f"{DB}.schema_migrations", [[m.version, m.name, m.checksum] for m in before],
                       ["version", "name", "checksum"])  # fmt: skip
         applied = migrate(engine, DB)
-        assert [m.version for m in applied] == [6, 7]
+        assert [m.version for m in applied] == [12]
         assert_rollups_exact(engine, states)
         # and flushes after the migration carry on from the filled rollups
         states[0].apply_message(1, [event("M0", "status_changed", T0 + 9 * MINUTE, status=4)])
@@ -329,8 +306,8 @@ def test_rolling_rates_equal_the_minute_sums(client: Client, minutes_ago: int) -
 
 def test_partitions_flushed_at_the_same_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Two writers (one per partition, as two workers) flush the same hours, days and cells at the same moment,
-    through a gateway that runs both inserts at once. Each insert's views may run before the other's part is
-    committed; a rollup row only ever reads its own partition's rows, so neither recompute needs the other.
+    through a gateway that runs both inserts at once: each partition's rows are its own, so neither insert
+    depends on the other.
 
     Expected: 2 partitions x 24 rounds x 2 filings = 96 submitted and 96 synced, every rollup equal to FINAL.
     """

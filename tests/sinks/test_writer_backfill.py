@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from dvcpulse.sinks.contract import EventRow
+from dvcpulse.sinks.contract import CELL_TABLES, EventRow
 from dvcpulse.sinks.writer import (
     EVENT_COLUMNS,
     PARTITION_KEYS,
@@ -72,11 +72,14 @@ def test_partition_keys_are_the_tables_partition_by(client: Client) -> None:
             parameters={"db": DB},
         ).result_rows
     )
-    written = {"events", "resends", "agg_minute_partial", "agg_day_partial", "checkpoints", "dead_letters"}
+    written = {"events", "resends", "checkpoints", "dead_letters", *(spec.table for spec in CELL_TABLES.values())}
     assert {table for table in written if declared[table]} == set(PARTITION_KEYS)
     assert declared["events"] == "toYYYYMM(event_time, 'Asia/Ho_Chi_Minh')"
     assert declared["agg_minute_partial"] == "toYYYYMM(minute)"
     assert declared["agg_day_partial"] == "toYear(day)"
+    assert declared["agg_hour_partial"] == "toYear(hour)"
+    assert declared["agg_month_partial"] == "toYear(month)"
+    assert declared["agg_day_channel_partial"] == "toYear(day)"
     assert declared["resends"] == "kafka_partition"
     for table, (column, _) in PARTITION_KEYS.items():
         assert column in declared[table]
@@ -90,18 +93,21 @@ def test_python_partition_keys_equal_clickhouse_at_month_edges(client: Client) -
     vietnam_month = PARTITION_KEYS["events"][1]
     utc_month = PARTITION_KEYS["agg_minute_partial"][1]
     year = PARTITION_KEYS["agg_day_partial"][1]
+    utc_year = PARTITION_KEYS["agg_hour_partial"][1]
     rows = client.query(
         "SELECT t, toYYYYMM(fromUnixTimestamp64Milli(t, 'UTC'), 'Asia/Ho_Chi_Minh'), "
-        "toYYYYMM(toDateTime(intDiv(t, 1000), 'UTC')), toYear(toDate(intDiv(t, 86400000))) "
+        "toYYYYMM(toDateTime(intDiv(t, 1000), 'UTC')), toYear(toDate(intDiv(t, 86400000))), "
+        "toYear(toDateTime(intDiv(t, 1000), 'UTC')) "
         "FROM (SELECT arrayJoin({times:Array(Int64)}) AS t)",
         parameters={"times": times},
     ).result_rows
     assert len(rows) == len(times)
-    for t, in_vietnam, in_utc, in_year in rows:
+    for t, in_vietnam, in_utc, in_year, in_utc_year in rows:
         assert divmod(vietnam_month(t), 12) == (in_vietnam // 100, in_vietnam % 100 - 1), t
         if t >= 0:  # DateTime and Date start at 1970
             assert divmod(utc_month(t // 1000), 12) == (in_utc // 100, in_utc % 100 - 1), t
             assert year(t // DAY) == in_year, t
+            assert utc_year(t // 1000) == in_utc_year, t
 
 
 def test_groups_keep_partitions_whole_rows_in_order_and_within_the_limit() -> None:
@@ -154,7 +160,9 @@ def test_one_flush_of_twelve_years_is_written_whole(client: Client) -> None:
 
     # split where needed, one table after the other, the checkpoint last
     tables = [table for table, _ in inserts]
-    assert tables == ["events"] * 2 + ["agg_minute_partial"] * 2 + ["agg_day_partial", "checkpoints"]
+    assert tables == ["events"] * 2 + ["agg_minute_partial"] * 2 + [
+        "agg_hour_partial", "agg_day_partial", "agg_month_partial", "agg_day_channel_partial", "checkpoints"
+    ]  # fmt: skip
     rows = Counter()
     for table, count in inserts:
         rows[table] += count
@@ -229,5 +237,6 @@ def test_a_flush_within_a_month_or_two_is_one_insert_per_table(client: Client) -
 
     client.insert = spy  # type: ignore[method-assign]
     writer.write([state.take_changes()])
-    assert inserts == ["resends", "events", "agg_minute_partial", "agg_day_partial", "checkpoints"]
+    cells = [spec.table for spec in CELL_TABLES.values()]
+    assert inserts == ["resends", "events", *cells, "checkpoints"]
     assert client.command(f"SELECT sum(submitted) FROM {DB}.v_daily") == 2

@@ -277,12 +277,14 @@ def test_a_resumed_partition_reads_only_cells_older_than_its_newest_event() -> N
     state.resume(Checkpoint(10, T0 + HOUR, 11, 0, 0, T0 + HOUR))
     newer, older = event("n", "N", t=T0 + HOUR + 60_000), event("o", "O", t=T0 + HOUR - 60_000)
     state.records["N"] = state.records["O"] = (b"", b"", None, None, b"")  # (records known: cells only)
-    minutes, days = state.missing_cells([(11, [newer])])
-    assert minutes == [] and len(days) == 1  # its minute is new (zero, no read); its day may hold counts
-    assert state.missing_cells([(11, [event("d", "N", t=T0 + HOUR + DAY)])]) == ([], [])  # the next day: new
-    minutes, days = state.missing_cells([(11, [older])])
-    assert len(minutes) == 1 and len(days) == 1  # an older minute may hold counts
-    state.install_cells(dict.fromkeys(minutes, 0), dict.fromkeys(days, 0), 10)  # (as a read would)
+    minute, hour, day, month, day_channel = state.missing_cells([(11, [newer])])
+    assert minute == []  # its minute is new (zero, no read); its hour, day and month may hold counts
+    assert len(hour) == len(day) == len(month) == len(day_channel) == 1
+    next_day = state.missing_cells([(11, [event("d", "N", t=T0 + HOUR + DAY)])])
+    assert [len(keys) for keys in next_day] == [0, 0, 0, 1, 0]  # the next day: new, but in the same month
+    wanted = state.missing_cells([(11, [older])])
+    assert [len(keys) for keys in wanted] == [1, 1, 1, 1, 1]  # an older minute may hold counts
+    state.install_cells([dict.fromkeys(keys, 0) for keys in wanted], 10)  # (as a read would)
     assert state.apply_message(11, [newer]) and state.offset == 11
     state.take_changes()
     known = state.minutes_known_from
