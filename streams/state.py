@@ -135,33 +135,25 @@ MINUTE, HOUR, DAY, MONTH, DAY_CHANNEL = range(5)  # positions in CELL_TABLES and
 assert tuple(GRAIN_TIMES) == tuple(CELL_TABLES) == ("minute", "hour", "day", "month", "day_channel")
 
 
+NOTHING_STORED = -(1 << 62)  # Cells.known_from of a partition started from nothing: no cell is ever read
+
+
 class Cells:
     """One grain's cells (cell key -> packed counters), with what changed since the last flush and, for state on
     demand, when each was last touched and from which time on a cell not in memory holds nothing."""
 
-    __slots__ = ("before", "dirty", "grain", "known_from", "touch", "values")
+    __slots__ = ("before", "grain", "known_from", "touch", "values")
 
     def __init__(self, grain: str) -> None:
         self.grain = grain
         self.values: dict[int, int] = {}
-        self.dirty: set[int] = set()
-        # what the cells changed since the last flush held before it: cell key -> (packed counters at
+        # the cells changed since the last flush, with what they held before it: cell key -> (packed counters at
         # `taken_at`, the first offset after it that changed the cell); written beside them (sinks/SCHEMA.md)
         self.before: dict[int, tuple[int, int]] = {}
         self.touch: dict[int, int] = {}  # last offset that touched each cell, oldest first (state on demand)
         # Cells at or after this time that are not in memory hold nothing as of the durable offset (see
         # PartitionState.resume); such cells are taken as zero without a read.
-        self.known_from = -(1 << 62)
-
-    def bump(self, key: int, step: int, applying: int, lazy: bool) -> None:
-        old = self.values.get(key, 0)
-        self.values[key] = old + step
-        if key not in self.dirty:
-            self.dirty.add(key)
-            self.before[key] = (old, applying)
-        if lazy:
-            self.touch.pop(key, None)
-            self.touch[key] = applying
+        self.known_from = NOTHING_STORED
 
 
 def _grains() -> tuple[Cells, ...]:
@@ -182,6 +174,7 @@ class PartitionState:
     attributes: list[Attributes] = field(default_factory=list)  # attributes id -> attributes
     attribute_ids: dict[Attributes, int] = field(default_factory=dict)
     channel_ids: list[int] = field(default_factory=list)  # attributes id -> id of ("", "", channel, level)
+    grain_key_cache: dict[int, tuple[int, int, int, int, int]] = field(default_factory=dict)  # see grain_keys
     # changes since the last flush (the cells' own are in `levels`)
     history: list[tuple[EventRow, int]] = field(default_factory=list)  # (event, events-topic offset)
     resends: list[Resend] = field(default_factory=list)
@@ -238,6 +231,14 @@ class PartitionState:
 
     def grain_keys(self, cell: int) -> tuple[int, int, int, int, int]:
         """The keys of a minute cell's cells at every grain (CELL_TABLES order)."""
+        found = self.grain_key_cache.get(cell)
+        if found is None:
+            if len(self.grain_key_cache) > 50_000:  # a live stream's recent minutes: never grow without bound
+                self.grain_key_cache.clear()
+            found = self.grain_key_cache[cell] = self._grain_keys(cell)
+        return found
+
+    def _grain_keys(self, cell: int) -> tuple[int, int, int, int, int]:
         attributes = cell & ATTR_MASK
         minute = cell >> ATTR_BITS
         day = _day_number(minute)
@@ -252,8 +253,18 @@ class PartitionState:
     def _bump(self, cell: int, index: int, delta: int) -> None:
         step = delta << (COUNTER_BITS * index)
         applying, lazy = self.applying, self.lazy
-        for cells, key in zip(self.levels, self.grain_keys(cell), strict=True):
-            cells.bump(key, step, applying, lazy)
+        for cells, key in zip(self.levels, self.grain_keys(cell), strict=True):  # (inlined: the hot path)
+            values = cells.values
+            old = values.get(key, 0)
+            values[key] = old + step
+            before = cells.before
+            if key not in before:
+                before[key] = (old, applying)
+            if lazy:
+                touch = cells.touch
+                if touch.get(key) != applying:  # (a move to the end once per message)
+                    touch.pop(key, None)
+                    touch[key] = applying
 
     def _apply(self, event: EventRow | RestoredEvent, offset: int) -> None:
         record_id = event.record_id
@@ -316,7 +327,6 @@ class PartitionState:
         self.newest_arrival_ms = checkpoint.newest_arrival_ms
         self.processed, self.duplicates, self.late = checkpoint.processed, checkpoint.duplicates, checkpoint.late
         for cells in self.levels:
-            cells.dirty.clear()
             cells.before.clear()
         self.taken_at = checkpoint.offset
         self.history, self.resends = [], []
@@ -365,6 +375,8 @@ class PartitionState:
         its record's first submitted (synced) event when it is a submitted (synced) event earlier than that
         one (the count moves from there). The records must be in memory. Cells known to hold nothing (see
         `Cells.known_from`) are taken as zero here instead."""
+        if self._all_cells_known(messages):
+            return [[] for _ in self.levels]
         minutes: set[int] = set()
         for offset, events in messages:
             if offset <= self.offset:
@@ -386,6 +398,22 @@ class PartitionState:
             for grain, key in zip(keys, self.grain_keys(cell), strict=True):
                 grain.add(key)
         return [self._known_or_read(wanted, cells) for wanted, cells in zip(keys, self.levels, strict=True)]
+
+    def _all_cells_known(self, messages: list[tuple[int, list[EventRow]]]) -> bool:
+        """Whether every cell the messages may change is known without a read, at every grain: none is before
+        its event's time (a count moves only from a later first event to an earlier one), grain times never
+        decrease with it, and cells from `known_from` on that are not in memory hold nothing."""
+        levels = self.levels
+        if all(cells.known_from == NOTHING_STORED for cells in levels):
+            return True
+        oldest = min(
+            (e.event_time_ms for offset, events in messages if offset > self.offset for e in events if not e.late),
+            default=None,
+        )
+        if oldest is None:
+            return True
+        minute = oldest // 60000
+        return all(GRAIN_TIMES[cells.grain](minute) >= cells.known_from for cells in levels)
 
     def _known_or_read(self, keys: set[int], cells: Cells) -> list[int]:
         to_read = []
@@ -471,13 +499,13 @@ class PartitionState:
             prev_version=max(self.taken_at, 0),
         )
         for cells in self.levels:
-            cells.dirty, cells.before = set(), {}
+            cells.before = {}
         self.history, self.resends = [], []
         self.taken_at = self.offset
         return changes
 
     def _changed(self, grain: int, cells: Cells) -> ChangedCells:
-        keys = list(cells.dirty)
+        keys = list(cells.before)
         attributes, values, before = self.attributes, cells.values, cells.before
         unit = CELL_TABLES[cells.grain].seconds_per_unit or 1
         return ChangedCells(
