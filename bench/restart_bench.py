@@ -18,6 +18,7 @@ import tracemalloc
 
 import clickhouse_connect
 
+from dvcpulse.settings import Settings
 from dvcpulse.sinks.contract import EventRow
 from dvcpulse.sinks.migrate import migrate
 from dvcpulse.sinks.writer import ClickHouseWriter
@@ -71,7 +72,8 @@ def main() -> None:
 
     tracemalloc.start()
     started = time.perf_counter()
-    aggregator = Aggregator(writer)
+    budgets = Settings()
+    aggregator = Aggregator(writer, budgets.max_records, budgets.max_cells)  # the worker's defaults
     aggregator.load([P])
     new = events(1000, args.events, rng, records * 2)
     batch = [(P, offset + i, [e]) for i, e in enumerate(new)]

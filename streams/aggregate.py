@@ -17,16 +17,13 @@ from dvcpulse.streams.state import PartitionState, pack_counts
 
 log = logging.getLogger(__name__)
 
-MAX_RECORDS = 200_000  # per worker (dvcpulse.settings: the worker's setting)
-MAX_CELLS = 200_000  # per worker, cells of each grain
-
 
 class Aggregator:
     def __init__(
         self,
         sink: PartitionSink,
-        max_records: int = MAX_RECORDS,
-        max_cells: int = MAX_CELLS,
+        max_records: int,  # the worker's budgets (settings max_records, max_cells: cells of each grain)
+        max_cells: int,
         lookup_sink: PartitionSink | None = None,
     ):
         self.sink = sink
