@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from clickhouse_connect.driver.client import Client
 
-from dvcpulse.sinks.contract import EventRow
+from dvcpulse.sinks.contract import CELL_TABLES, EventRow
 from dvcpulse.sinks.writer import ClickHouseWriter, _now_ms
 from dvcpulse.streams.aggregate import Aggregator
 from dvcpulse.streams.state import PartitionState
@@ -63,10 +63,11 @@ def stored(client: Client, table: str, time: str) -> dict[tuple, list[int]]:
 
 
 def assert_exact(client: Client, truth: PartitionState) -> None:
-    minutes = {k: v for k, v in truth.minute_counters().items() if any(v)}
-    days = {k: v for k, v in truth.day_counters().items() if any(v)}
-    assert stored(client, "agg_minute_partial", "toUnixTimestamp(minute)") == minutes
-    assert stored(client, "agg_day_partial", "toUInt16(day)") == days
+    """Every grain's stored cells (minute, hour, day, month, day by channel) equal the in-memory truth's."""
+    for grain, spec in enumerate(CELL_TABLES.values()):
+        time = f"toUnixTimestamp({spec.time_column})" if spec.seconds_per_unit else f"toUInt16({spec.time_column})"
+        expected = {k: v for k, v in truth.counters(grain).items() if any(v)}
+        assert stored(client, spec.table, time) == expected, spec.table
     checkpoint = ClickHouseWriter(client, DB).read_checkpoint(P)
     assert checkpoint is not None
     assert (checkpoint.offset, checkpoint.processed, checkpoint.duplicates) == (

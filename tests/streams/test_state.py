@@ -280,6 +280,10 @@ def test_a_resumed_partition_reads_only_cells_older_than_its_newest_event() -> N
     minute, hour, day, month, day_channel = state.missing_cells([(11, [newer])])
     assert minute == []  # its minute is new (zero, no read); its hour, day and month may hold counts
     assert len(hour) == len(day) == len(month) == len(day_channel) == 1
+    held = [len(cells.values) for cells in state.levels]
+    next_month = state.missing_cells([(11, [event("m", "N", t=T0 + 40 * DAY)])])
+    assert next_month == [[], [], [], [], []]  # every grain after the checkpoint's: nothing to read ...
+    assert [len(cells.values) for cells in state.levels] == held  # ... nor to install (no pass per cell)
     next_day = state.missing_cells([(11, [event("d", "N", t=T0 + HOUR + DAY)])])
     assert [len(keys) for keys in next_day] == [0, 0, 0, 1, 0]  # the next day: new, but in the same month
     wanted = state.missing_cells([(11, [older])])
