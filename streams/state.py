@@ -150,7 +150,7 @@ class Cells:
         # the cells changed since the last flush, with what they held before it: cell key -> (packed counters at
         # `taken_at`, the first offset after it that changed the cell); written beside them (sinks/SCHEMA.md)
         self.before: dict[int, tuple[int, int]] = {}
-        self.touch: dict[int, int] = {}  # last offset that touched each cell, oldest first (state on demand)
+        self.touch: dict[int, int] = {}  # offset of the last flush that changed each cell (or its read), oldest first
         # Cells at or after this time that are not in memory hold nothing as of the durable offset (see
         # PartitionState.resume); such cells are taken as zero without a read.
         self.known_from = NOTHING_STORED
@@ -252,7 +252,7 @@ class PartitionState:
 
     def _bump(self, cell: int, index: int, delta: int) -> None:
         step = delta << (COUNTER_BITS * index)
-        applying, lazy = self.applying, self.lazy
+        applying = self.applying
         for cells, key in zip(self.levels, self.grain_keys(cell), strict=True):  # (inlined: the hot path)
             values = cells.values
             old = values.get(key, 0)
@@ -260,11 +260,6 @@ class PartitionState:
             before = cells.before
             if key not in before:
                 before[key] = (old, applying)
-            if lazy:
-                touch = cells.touch
-                if touch.get(key) != applying:  # (a move to the end once per message)
-                    touch.pop(key, None)
-                    touch[key] = applying
 
     def _apply(self, event: EventRow | RestoredEvent, offset: int) -> None:
         record_id = event.record_id
@@ -499,6 +494,11 @@ class PartitionState:
             prev_version=max(self.taken_at, 0),
         )
         for cells in self.levels:
+            if self.lazy:  # the cells changed are touched at this offset, when they become durable (not before)
+                touch, offset = cells.touch, self.offset
+                for key in cells.before:
+                    touch.pop(key, None)
+                    touch[key] = offset
             cells.before = {}
         self.history, self.resends = [], []
         self.taken_at = self.offset
