@@ -32,6 +32,8 @@ class AlertConfig:
     min_filings_baseline: int = sql.DEFAULT_MIN_FILINGS_BASELINE
     dead_letters_15m: int = 0
     freshness_seconds: float = 60.0
+    on_time_rate: float = sql.DEFAULT_ON_TIME_RATE
+    min_judged: int = sql.DEFAULT_MIN_JUDGED
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,19 @@ def specs(config: AlertConfig, q: sql.Queries) -> list[RuleSpec]:
             description=f"The newest event seen by the stream processor is older than "
             f"{config.freshness_seconds:g} s: the pipeline or its sources have stalled.",
             severity="critical",
+        ),
+        RuleSpec(
+            uid="dvcpulse-766-on-time-low",
+            title="Tỷ lệ hồ sơ giải quyết đúng hạn (766, chỉ số 2.1) của tỉnh thấp",
+            sql=q.on_time_low(config.on_time_rate, config.min_judged),
+            threshold=0,
+            pending="1h",
+            summary="{{ $labels.province }}: on-time rate (766 indicator 2.1) this month is {{ $values.B }} "
+            "points below the threshold",
+            description=f"The province's share of dossiers handled on time this month (Decision 766 indicator "
+            f"2.1, v_766_province) is below {config.on_time_rate:.0%}, with at least {config.min_judged} "
+            f"dossiers judged.",
+            lookback_seconds=3600,
         ),
     ]
 

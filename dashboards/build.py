@@ -15,12 +15,12 @@ from typing import Any
 import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from dvcpulse.dashboards import alerts, overview, pipeline, province, service
+from dvcpulse.dashboards import alerts, index_766, overview, pipeline, province, service
 
 ROOT = Path(__file__).resolve().parent
 # The database the committed files read: the default of DVCPULSE_CLICKHOUSE_DATABASE (Settings.clickhouse_database).
 DATABASE = "dvcpulse"
-DASHBOARD_MODULES: tuple[ModuleType, ...] = (overview, province, service, pipeline)
+DASHBOARD_MODULES: tuple[ModuleType, ...] = (overview, province, service, pipeline, index_766)
 JSON_DIR = "json"
 RULES_FILE = "provisioning/alerting/rules.yaml"
 RULES_HEADER = (

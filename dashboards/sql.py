@@ -42,10 +42,18 @@ IN_RANGE = "$__timeFilter(minute)"
 PROVINCE = "province_code = ${province:singlequote}"
 SERVICE = "service_code = ${service:singlequote}"
 # The service dashboard's province filter is optional: "All" drops it (the plugin's conditional macro).
+# The 766 dashboard's period: its kind (month, quarter, year) and its first day, as text.
+PERIOD_KIND = "${period_kind:singlequote}"
+PERIOD = "${period:singlequote}"
 SERVICE_PROVINCES = "$__conditionalAll(province_code IN (${province:singlequote}), $province)"
 
 DEFAULT_MIN_FILINGS_1H = 20
 DEFAULT_MIN_FILINGS_BASELINE = 50
+# 766 indicator 2.1: a province's on-time rate this month below 80 %, once 30 dossiers are judged (a few
+# dossiers would make the rate swing). 80 % sits just above the national monthly onTimePct of mid-2026
+# (77-82 %, /work/shared/reference/index_766.md section 2), so the alert picks out the provinces behind.
+DEFAULT_ON_TIME_RATE = 0.8
+DEFAULT_MIN_JUDGED = 30
 
 
 # Panels that only sum counts read the cell tables (and the hour cells) with FINAL directly: the same sums as
@@ -310,6 +318,90 @@ class Queries:
             ORDER BY kafka_partition
         """)
 
+        # -- Chỉ số 766 (Decision 766/QĐ-TTg, the part filing events derive) --------------------------------
+        # The 766 views group the whole history by record (sinks/VIEWS.md: seconds at a few hundred thousand
+        # events), so each panel asks for one period of one kind; the period list reads the day cells only.
+        # Periods compare as text: an empty `period` (no data yet) matches nothing instead of failing to parse.
+        in_period = f"period_kind = {PERIOD_KIND} AND toString(period) = {PERIOD}"
+        # A query variable needs a table: the groups table only gives the three period kinds a FROM.
+        self.index_period_kinds = _sql(f"""
+            SELECT kind.1 AS code, kind.2 AS name
+            FROM {db}.index_766_groups FINAL
+            ARRAY JOIN [('month', 'Tháng'), ('quarter', 'Quý'), ('year', 'Năm')] AS kind
+            WHERE no = 1
+        """)
+        self.index_periods = _sql(f"""
+            SELECT DISTINCT
+                toString(multiIf({PERIOD_KIND} = 'month', toStartOfMonth(day),
+                                 {PERIOD_KIND} = 'quarter', toStartOfQuarter(day), toStartOfYear(day))) AS code,
+                multiIf({PERIOD_KIND} = 'month', formatDateTime(toDate(code), '%m/%Y'),
+                        {PERIOD_KIND} = 'quarter', concat('Quý ', toString(toQuarter(toDate(code))), '/',
+                                                          toString(toYear(toDate(code)))),
+                        toString(toYear(toDate(code)))) AS name
+            FROM {db}.agg_day_partial FINAL
+            ORDER BY code DESC
+        """)
+        # Provinces ranked by the derivable total, each group's points beside it (stacked bars).
+        self.index_ranking = _sql(f"""
+            SELECT
+                p.name AS province,
+                sumIf(s.points, s.group_code = 'TOTAL') AS total_points,
+                sumIf(s.points, s.group_code = 'CKMB') AS ckmb,
+                sumIf(s.points, s.group_code = 'TDGQ') AS tdgq,
+                sumIf(s.points, s.group_code = 'CLGQ') AS clgq,
+                sumIf(s.points, s.group_code = 'TTTT') AS tttt,
+                sumIf(s.points, s.group_code = 'MDSH') AS mdsh,
+                sumIf(s.points, s.group_code = 'MDHL') AS mdhl,
+                sumIf(s.scored_max, s.group_code = 'TOTAL') AS scored_max
+            FROM {db}.v_766_scores AS s
+            INNER JOIN {self._provinces} AS p ON p.code = s.province_code
+            WHERE s.{in_period}
+            GROUP BY p.code, p.name
+            ORDER BY total_points DESC, p.code
+        """)
+        self.index_province_total = _sql(f"""
+            SELECT sum(points) AS total_points, sum(scored_max) AS scored_max_points
+            FROM {db}.v_766_scores
+            WHERE {in_period} AND {PROVINCE} AND group_code = 'TOTAL'
+        """)
+        self.index_province_groups = _sql(f"""
+            SELECT name_vi AS group_name, points AS group_points, scored_max AS group_scored_max,
+                   max_points AS group_max, arrayStringConcat(missing, ', ') AS not_scored
+            FROM {db}.v_766_scores
+            WHERE {in_period} AND {PROVINCE} AND group_code != 'TOTAL'
+            ORDER BY group_code
+        """)
+        self.index_province_indicators = _sql(f"""
+            SELECT indicator AS code, name_vi AS indicator_name, dvcpulse AS derivation,
+                   numerator AS indicator_numerator, denominator AS indicator_denominator,
+                   unjudged AS records_unjudged, ratio AS indicator_ratio, target AS indicator_target,
+                   points AS indicator_points, max_points AS indicator_max
+            FROM {db}.v_766_province
+            WHERE {in_period} AND {PROVINCE}
+            ORDER BY length(indicator), indicator
+        """)
+        # Drill-down: each service and procedure of the province (3.5b: 1 per procedure with a fee dossier).
+        self.index_drilldown = _sql(f"""
+            SELECT
+                coalesce(nullIf(s.name_vi, ''), i.service_code) AS service,
+                i.procedure_code AS procedure,
+                i.indicator AS code,
+                i.numerator AS cell_numerator,
+                i.denominator AS cell_denominator,
+                i.unjudged AS cell_unjudged,
+                if(i.denominator > 0, i.numerator / i.denominator, NULL) AS cell_ratio
+            FROM {db}.v_766_indicators AS i
+            LEFT JOIN (SELECT code, name_vi FROM {db}.services FINAL) AS s ON s.code = i.service_code
+            WHERE i.{in_period} AND i.{PROVINCE} AND i.indicator != '2.2'
+            ORDER BY service, procedure, length(code), code
+        """)
+        self.index_not_derivable = _sql(f"""
+            SELECT code, name_vi AS indicator_name, max_points AS indicator_max, dvcpulse_reason AS reason
+            FROM {db}.index_766_indicators FINAL
+            WHERE dvcpulse = 'not'
+            ORDER BY group_code, code
+        """)
+
         # -- alert rules --------------------------------------------------------------------------------
         # Events count by arrival (processed_at, to the minute: the last 30 to 31 minutes); only events at most
         # 7 days older than their write (`recent`) count: anything older than the lateness horizon is history,
@@ -337,6 +429,7 @@ class Queries:
         """)
         self.alert_freshness = f"SELECT newest_event_age_seconds AS age_seconds FROM {db}.v_freshness"
         self.alert_online_rate_drop = self.online_rate_drop(DEFAULT_MIN_FILINGS_1H, DEFAULT_MIN_FILINGS_BASELINE)
+        self.alert_on_time_low = self.on_time_low(DEFAULT_ON_TIME_RATE, DEFAULT_MIN_JUDGED)
 
     def online_rate_drop(self, min_filings_1h: int, min_filings_baseline: int) -> str:
         """Points by which each province's last-hour online rate is below its 7-day baseline.
@@ -370,6 +463,21 @@ class Queries:
                 HAVING received_7d >= {min_filings_baseline}
             ) AS b ON b.province_code = h.province_code
             INNER JOIN {self._provinces} AS p ON p.code = h.province_code
+            ORDER BY province_code
+        """)
+
+    def on_time_low(self, rate: float, min_judged: int) -> str:
+        """Provinces whose 766 indicator 2.1 (on-time handling) this Vietnam month is below `rate`, with at
+        least `min_judged` dossiers judged: by how many percentage points (> 0 fires)."""
+        return _sql(f"""
+            SELECT
+                v.province_code AS province_code,
+                p.name AS province,
+                round(({rate} - v.ratio) * 100, 2) AS shortfall_points
+            FROM {self.db}.v_766_province AS v
+            INNER JOIN {self._provinces} AS p ON p.code = v.province_code
+            WHERE v.period_kind = 'month' AND v.period = toStartOfMonth(toDate(now('{TZ}')))
+              AND v.indicator = '2.1' AND v.denominator >= {min_judged}
             ORDER BY province_code
         """)
 

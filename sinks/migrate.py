@@ -13,6 +13,7 @@ from importlib.resources import files
 
 from clickhouse_connect.driver.client import Client
 
+from dvcpulse.seeds.index_766 import index_groups, index_indicators
 from dvcpulse.seeds.reference import provinces, services, status_codes
 
 _NAME = re.compile(r"^(\d{4})_([\w-]+)\.sql$")
@@ -72,6 +73,27 @@ def load_reference_data(client: Client, database: str) -> None:
         [[s.code, s.name_vi, s.name_en] for s in status_codes().values()],
         ["code", "name_vi", "name_en"],
     )
+    _load_index_766(client, database)
+
+
+def _load_index_766(client: Client, database: str) -> None:
+    """The 766 index's groups and indicators (seeds/data/index_766_*.csv), which its views score with (0011).
+    Loaded only once the tables exist, so a partly migrated database still loads the rest."""
+    tables = client.query(
+        "SELECT name FROM system.tables WHERE database = {db:String} AND name LIKE 'index_766_%'",
+        parameters={"db": database},
+    ).result_rows
+    if len(tables) < 2:
+        return
+    client.insert(
+        f"{database}.index_766_groups",
+        [[g.code, g.no, g.name_vi, g.name_en, g.max_points] for g in index_groups().values()],
+        ["code", "no", "name_vi", "name_en", "max_points"],
+    )
+    names = ["code", "group", "name_vi", "name_en", "target", "max_points", "scoring", "if_empty", "dvcpulse",
+             "dvcpulse_reason"]  # fmt: skip
+    rows = [[getattr(i, name) for name in names] for i in index_indicators().values()]
+    client.insert(f"{database}.index_766_indicators", rows, ["group_code" if n == "group" else n for n in names])
 
 
 def migrate(client: Client, database: str) -> list[Migration]:

@@ -31,15 +31,18 @@ from dvcpulse.sinks.contract import (
     ChangedCells,
     Changes,
     Checkpoint,
+    EventRow,
     PartitionHistory,
     RestoredEvent,
     StoredCell,
 )
 
+# EventRow's trailing 766 facts (migration 0010), named as their columns
+INDEX_766_COLUMNS = EventRow._fields[EventRow._fields.index("source") + 1 :]
 EVENT_COLUMNS = [
     "event_id", "record_id", "procedure_code", "service_code", "province_code", "province_code_original",
     "agency_code", "channel", "online_level", "event_type", "status", "event_time", "due_date", "paid_online",
-    "applicant_hash", "is_late", "source", "kafka_partition", "kafka_offset", "processed_at",
+    "applicant_hash", "is_late", "source", *INDEX_766_COLUMNS, "kafka_partition", "kafka_offset", "processed_at",
 ]  # the EventRow fields in order, then where and when it was applied
 AGG_COLUMNS = [
     "service_code", "province_code", "channel", "online_level", "kafka_partition", "version",

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, tzinfo
 
 import orjson
 
-from dvcpulse.models.filing_event import FilingEvent
+from dvcpulse.models.filing_event import INDEX_766_FIELDS, FilingEvent
 from dvcpulse.sinks.contract import EventRow
 
 ORIGIN_HEADER = "dvcpulse-origin"
@@ -77,6 +77,7 @@ def from_model(
         fields["applicant_hash"] or "",
         late,
         source,
+        *(fields[name] for name in INDEX_766_FIELDS),  # EventRow's trailing 766 facts, in this order
     )
 
 

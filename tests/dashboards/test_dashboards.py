@@ -434,6 +434,42 @@ def test_dead_letter_and_freshness_alerts(loaded: Loaded) -> None:
     assert age > _threshold("dvcpulse-freshness") == 60  # the newest loaded event is minutes old
 
 
+# -- Chỉ số 766 --------------------------------------------------------------------------------------
+
+
+def test_766_dashboard_figures(loaded: Loaded) -> None:
+    """1.4 (synced / received this month) of a province, its points, the ranking by total, and the on-time
+    alert, which has nothing to judge: these filings state no due date."""
+    vn = ZoneInfo(TIMEZONE)
+    month = loaded.now.astimezone(vn).date().replace(day=1)
+    variables = {"province": "79", "period_kind": "month", "period": month.isoformat()}
+    ctx = context()
+    periods = run(loaded.client, Q.index_periods, ctx, variables)
+    assert periods[0]["code"] == month.isoformat() and periods[0]["name"] == month.strftime("%m/%Y")
+    received = [f for f in loaded.filings if f.province == "79" and not f.late
+                and f.submitted_at.astimezone(vn).date().replace(day=1) == month]  # fmt: skip
+    synced = sum(1 for f in received if f.synced_at)
+    indicators = {r["code"]: r for r in run(loaded.client, Q.index_province_indicators, ctx, variables)}
+    assert len(indicators) == 12 and len(received) > 0
+    sync = indicators["1.4"]
+    assert (sync["indicator_numerator"], sync["indicator_denominator"]) == (synced, len(received))
+    assert sync["indicator_points"] == pytest.approx(6 * synced / len(received))
+    assert indicators["2.1"]["indicator_denominator"] == 0 and indicators["2.1"]["records_unjudged"] > 0
+    groups = run(loaded.client, Q.index_province_groups, ctx, variables)
+    assert [g["group_name"] for g in groups][:2] == ["Công khai, minh bạch", "Dịch vụ công trực tuyến"]
+    ranking = run(loaded.client, Q.index_ranking, ctx, variables)
+    totals = [r["total_points"] for r in ranking]
+    assert totals == sorted(totals, reverse=True)
+    mine = next(r for r in ranking if r["province"] == provinces()["79"].name)
+    assert mine["ckmb"] == pytest.approx(sync["indicator_points"])
+    total = one(loaded.client, Q.index_province_total, ctx, variables)
+    assert mine["total_points"] == pytest.approx(total["total_points"])
+    not_derivable = run(loaded.client, Q.index_not_derivable, ctx, variables)
+    assert {r["code"] for r in not_derivable} == {"1.1", "1.2", "1.3", "3.1", "3.2", "MX6", "3.5a", "ECC", "4.5a",
+                                                  "5.1", "5.2", "5.3"}  # fmt: skip
+    assert run(loaded.client, _rule_sql("dvcpulse-766-on-time-low"), ctx) == []
+
+
 # -- every query of every panel, variable and rule ---------------------------------------------------
 
 EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -476,12 +512,28 @@ EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "pipeline_partitions": (
         "kafka_partition", "events_offset", "watermark", "processed", "duplicates", "late", "updated_at",
     ),
+    "index_period_kinds": ("code", "name"),
+    "index_periods": ("code", "name"),
+    "index_ranking": (
+        "province", "total_points", "ckmb", "tdgq", "clgq", "tttt", "mdsh", "mdhl", "scored_max",
+    ),
+    "index_province_total": ("total_points", "scored_max_points"),
+    "index_province_groups": ("group_name", "group_points", "group_scored_max", "group_max", "not_scored"),
+    "index_province_indicators": (
+        "code", "indicator_name", "derivation", "indicator_numerator", "indicator_denominator", "records_unjudged",
+        "indicator_ratio", "indicator_target", "indicator_points", "indicator_max",
+    ),
+    "index_drilldown": (
+        "service", "procedure", "code", "cell_numerator", "cell_denominator", "cell_unjudged", "cell_ratio",
+    ),
+    "index_not_derivable": ("code", "indicator_name", "indicator_max", "reason"),
     "alert_online_rate_drop": ("province_code", "province", "drop_points"),
     "alert_province_silent": ("province_code", "province", "silent"),
     "alert_dead_letters": ("dead_letters_15m",),
     "alert_freshness": ("age_seconds",),
+    "alert_on_time_low": ("province_code", "province", "shortfall_points"),
 }  # fmt: skip
-VARIABLES = {"province": "79", "service": "DV02"}
+VARIABLES = {"province": "79", "service": "DV02", "period_kind": "month", "period": "2025-09-01"}
 SERVICE_VARIABLES = {"service": "DV02", "province": Variable(ALL, options=tuple(provinces()))}
 
 
@@ -609,7 +661,7 @@ def test_provisioning_files_parse_and_agree() -> None:
     assert rules["apiVersion"] == 1
     (group,) = rules["groups"]
     assert group["folder"] == FOLDER and group["interval"] == "1m"
-    assert len(group["rules"]) == 4 and len({r["uid"] for r in group["rules"]}) == 4
+    assert len(group["rules"]) == 5 and len({r["uid"] for r in group["rules"]}) == 5
     for rule in group["rules"]:
         query, reduce, threshold = rule["data"]
         assert query["datasourceUid"] == DATASOURCE_UID == query["model"]["datasource"]["uid"]

@@ -34,7 +34,7 @@ MIGRATIONS_SQL = "\n".join(
     path.read_text(encoding="utf-8") for path in sorted((ROOT / "sinks" / "migrations").glob("*.sql"))
 )
 DB = "dvcpulse"
-REFERENCE_TABLES = ("provinces", "services", "status_codes")
+REFERENCE_TABLES = ("provinces", "services", "status_codes", "index_766_groups", "index_766_indicators")
 # every view any migration creates, in order of first appearance (0002 has most; later ones add some)
 VIEWS = list(dict.fromkeys(re.findall(r"^CREATE OR REPLACE VIEW \{db\}\.(\w+)", MIGRATIONS_SQL, re.MULTILINE)))
 
