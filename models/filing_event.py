@@ -50,18 +50,8 @@ EventType = Literal["submitted", "status_changed", "synced"]
 SatisfactionRating = Literal["satisfied", "neutral", "dissatisfied"]
 # An optional fact of the Decision 766 index: a JSON boolean or null (never 1, "true"); absent means "not stated".
 Flag = Annotated[bool, Field(strict=True)] | None
-# The optional fields of the 766 index (models.index_766): a v1 event without them stays valid and states none.
-INDEX_766_FIELDS = (
-    "fee_required",
-    "requires_written_result",
-    "result_electronic",
-    "digitized_components",
-    "reused_data",
-    "personal_store",
-    "population_data",
-    "satisfaction_rating",
-    "complaint",
-)
+# The optional fields of the 766 index (INDEX_766_FIELDS, models.index_766_facts): a v1 event without them stays
+# valid and states none.
 
 _CHANNEL_NAMES = {c.name: c.value for c in Channel}
 _CURRENT = frozenset(provinces())

@@ -26,18 +26,21 @@ ACCEPTED, REFUSED, SUPPLEMENT, WITHDRAWN, STOPPED, RESOLVED, RETURNED = 2, 3, 5,
 ONLINE = 2
 DISSATISFIED = "dissatisfied"
 
-# The optional 766 facts a record may state (models.filing_event documents each), read "last stated wins".
-FLAGS = (
+# The optional 766 fields an event may state, in the order the events table stores them (migration 0010):
+# models.filing_event validates them, sinks.contract.EventRow carries them.
+INDEX_766_FIELDS = (
     "fee_required",
-    "paid_online",
     "requires_written_result",
     "result_electronic",
     "digitized_components",
     "reused_data",
     "personal_store",
     "population_data",
+    "satisfaction_rating",
     "complaint",
 )
+# The yes/no facts a record may state, read "last stated wins" (paid_online is a v1 field).
+FLAGS = ("paid_online", *(name for name in INDEX_766_FIELDS if name != "satisfaction_rating"))
 STATED = (*FLAGS, "satisfaction_rating", "due_date")
 
 

@@ -35,7 +35,7 @@ class EventRow(NamedTuple):
     applicant_hash: str
     late: bool = False  # more than the lateness horizon before its message's timestamp (models.lateness)
     source: int = 0  # hash of (topic, partition, offset, index) it came from: tells a replay from a re-send
-    # The optional Decision 766 facts (models.filing_event.INDEX_766_FIELDS, in that order); None: not stated.
+    # The optional Decision 766 facts (models.index_766_facts.INDEX_766_FIELDS, in that order); None: not stated.
     # Trailing and defaulted, so rows built without them (v1 events, tests, benches) stay valid.
     fee_required: bool | None = None
     requires_written_result: bool | None = None

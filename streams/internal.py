@@ -12,7 +12,8 @@ from datetime import datetime, timedelta, tzinfo
 
 import orjson
 
-from dvcpulse.models.filing_event import INDEX_766_FIELDS, FilingEvent
+from dvcpulse.models.filing_event import FilingEvent
+from dvcpulse.models.index_766_facts import INDEX_766_FIELDS
 from dvcpulse.sinks.contract import EventRow
 
 ORIGIN_HEADER = "dvcpulse-origin"

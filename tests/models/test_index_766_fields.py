@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 
 from dvcpulse.models.decode import decode_message
-from dvcpulse.models.filing_event import INDEX_766_FIELDS
 from dvcpulse.models.index_766 import contribute
-from dvcpulse.models.index_766_facts import FLAGS, STATED, record_facts
+from dvcpulse.models.index_766_facts import FLAGS, INDEX_766_FIELDS, STATED, record_facts
 from dvcpulse.models.index_766_periods import Period
 from tests.models.event_helpers import CONTEXT, VALID, decode, error_on, event
 

@@ -21,7 +21,8 @@ from dvcpulse.commands.schema import (
     event_json_schema,
     register,
 )
-from dvcpulse.models.filing_event import INDEX_766_FIELDS, SCHEMA_VERSION
+from dvcpulse.models.filing_event import SCHEMA_VERSION
+from dvcpulse.models.index_766_facts import INDEX_766_FIELDS
 from dvcpulse.seeds.reference import legacy_provinces, provinces
 from tests.models.event_helpers import CCCD, CMND, DROP, VALID, decode, event
 

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from dvcpulse.commands.schema import event_json_schema
-from dvcpulse.models.filing_event import INDEX_766_FIELDS, FilingEvent
+from dvcpulse.models.filing_event import FilingEvent
+from dvcpulse.models.index_766_facts import INDEX_766_FIELDS
 from tests.models.event_helpers import CCCD, CMND, CONTEXT, DROP, JSON_VALUES, SETTINGS, VALID, decode, event
 
 _SCHEMA = event_json_schema()

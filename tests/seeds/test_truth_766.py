@@ -11,9 +11,9 @@ import pytest
 from pydantic import ValidationError
 
 from dvcpulse.models.decode import decode_event
-from dvcpulse.models.filing_event import INDEX_766_FIELDS, FilingEvent
+from dvcpulse.models.filing_event import FilingEvent
 from dvcpulse.models.index_766 import DERIVED_INDICATORS, Totals, contribute
-from dvcpulse.models.index_766_facts import record_facts
+from dvcpulse.models.index_766_facts import INDEX_766_FIELDS, record_facts
 from dvcpulse.models.index_766_periods import Period
 from dvcpulse.seeds.simulator import events as simulator_events
 from dvcpulse.seeds.simulator import simulate

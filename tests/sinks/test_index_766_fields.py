@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from clickhouse_connect.driver.client import Client
 
-from dvcpulse.models.filing_event import INDEX_766_FIELDS
+from dvcpulse.models.index_766_facts import INDEX_766_FIELDS
 from dvcpulse.sinks.writer import ClickHouseWriter
 from dvcpulse.streams.internal import from_model
 from dvcpulse.streams.state import PartitionState

@@ -14,7 +14,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from dvcpulse.models.index_766 import DERIVED_INDICATORS, Totals, contribute
-from dvcpulse.models.index_766_facts import record_facts
+from dvcpulse.models.index_766_facts import FLAGS, record_facts
 from dvcpulse.models.index_766_periods import PERIOD_KINDS, periods_between
 from dvcpulse.models.index_766_scoring import group_scores, indicator_points, total_score
 from dvcpulse.seeds.reference import VIETNAM_TZ
@@ -23,8 +23,6 @@ from dvcpulse.sinks.writer import ClickHouseWriter
 from dvcpulse.streams.state import PartitionState
 from tests.sinks.conftest import DB
 
-FLAGS = ("fee_required", "requires_written_result", "result_electronic", "digitized_components", "reused_data",
-         "personal_store", "population_data", "complaint", "paid_online")  # fmt: skip
 START = datetime(2025, 1, 1, tzinfo=VIETNAM_TZ)
 
 
