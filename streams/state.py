@@ -97,7 +97,12 @@ def _holds(digests: bytes, digest: bytes) -> bool:
 _COUNTERS_LAYOUT = struct.Struct(f"<{COUNTERS}I")  # COUNTER_BITS = 32: one little-endian uint32 each
 
 
+_NO_COUNTS = (0,) * COUNTERS
+
+
 def unpack_counts(packed: int) -> tuple[int, ...]:
+    if not packed:
+        return _NO_COUNTS  # (most cells a backfill's flush writes held nothing before it)
     return _COUNTERS_LAYOUT.unpack(packed.to_bytes(_COUNTERS_LAYOUT.size, "little"))
 
 
