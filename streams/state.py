@@ -49,7 +49,6 @@ from dvcpulse.sinks.contract import (
 # (sinks.contract.CELL_TABLES): a minute or hour as epoch seconds UTC, a Vietnam day or month (its first day)
 # as days since 1970-01-01.
 Cell = tuple[int, str, str, int, str]
-DayCell = Cell
 
 SUBMITTED, SYNCED = 0, 1
 COUNTERS = 12  # submitted, synced, status changes for codes 1..10
@@ -194,18 +193,6 @@ class PartitionState:
     # eviction of a record; a record not in memory is then new, without a read.
     records_complete: bool = True
     record_touch: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def minutes(self) -> dict[int, int]:
-        return self.levels[MINUTE].values
-
-    @property
-    def days(self) -> dict[int, int]:
-        return self.levels[DAY].values
-
-    @property
-    def minutes_known_from(self) -> int:
-        return self.levels[MINUTE].known_from
 
     # -- counting ------------------------------------------------------------------------------------
     def apply_message(self, offset: int, events: list[EventRow]) -> bool:
@@ -470,12 +457,6 @@ class PartitionState:
         unit = CELL_TABLES[self.levels[grain].grain].seconds_per_unit or 1
         return ((key >> ATTR_BITS) * unit, *self.attributes[key & ATTR_MASK])  # type: ignore[return-value]
 
-    def cell(self, key: int) -> Cell:
-        return self.readable(MINUTE, key)
-
-    def day_cell(self, key: int) -> DayCell:
-        return self.readable(DAY, key)
-
     def counters(self, grain: int) -> dict[Cell, list[int]]:
         """Every cell of a grain touched so far with its counters (readable; for tests and tools)."""
         return {self.readable(grain, key): list(unpack_counts(p)) for key, p in self.levels[grain].values.items()}
@@ -483,7 +464,7 @@ class PartitionState:
     def minute_counters(self) -> dict[Cell, list[int]]:
         return self.counters(MINUTE)
 
-    def day_counters(self) -> dict[DayCell, list[int]]:
+    def day_counters(self) -> dict[Cell, list[int]]:
         return self.counters(DAY)
 
     def take_changes(self) -> Changes:

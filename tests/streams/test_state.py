@@ -12,7 +12,16 @@ from pydantic import AwareDatetime, TypeAdapter
 
 from dvcpulse.sinks.contract import EventRow, PartitionHistory, RestoredEvent
 from dvcpulse.streams.internal import epoch_ms
-from dvcpulse.streams.state import COUNTERS, FIRST_SYNCED, SUBMITTED, SYNCED, Changes, PartitionState, first_event
+from dvcpulse.streams.state import (
+    COUNTERS,
+    FIRST_SYNCED,
+    MINUTE,
+    SUBMITTED,
+    SYNCED,
+    Changes,
+    PartitionState,
+    first_event,
+)
 
 SOURCES = itertools.count(1)
 HOUR = 3_600_000
@@ -291,9 +300,9 @@ def test_a_resumed_partition_reads_only_cells_older_than_its_newest_event() -> N
     state.install_cells([dict.fromkeys(keys, 0) for keys in wanted], 10)  # (as a read would)
     assert state.apply_message(11, [newer]) and state.offset == 11
     state.take_changes()
-    known = state.minutes_known_from
+    known = state.levels[MINUTE].known_from
     assert state.evict(durable=11, max_records=10, max_cells=0) > 0
-    assert state.minutes_known_from == (T0 + HOUR + DAY) // 60_000 + 1 > known  # past the newest evicted
+    assert state.levels[MINUTE].known_from == (T0 + HOUR + DAY) // 60_000 + 1 > known  # past the newest evicted
     assert state.missing_cells([(12, [event("n2", "N", t=T0 + HOUR + 60_000)])])[0] != []  # evicted: read back
 
 
