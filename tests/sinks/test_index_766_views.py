@@ -21,35 +21,18 @@ from dvcpulse.seeds.reference import VIETNAM_TZ
 from dvcpulse.sinks.contract import EventRow
 from dvcpulse.sinks.writer import ClickHouseWriter
 from dvcpulse.streams.state import PartitionState
+from tests.models.test_index_766 import Ev as RuleEvent
 from tests.sinks.conftest import DB
 
 START = datetime(2025, 1, 1, tzinfo=VIETNAM_TZ)
 
 
 @dataclass(frozen=True)
-class Ev:
-    """One event as the rules read it (models.index_766_facts.EventLike) and as the sink stores it."""
+class Ev(RuleEvent):
+    """One event as the rules read it (tests.models.test_index_766.Ev) and as the sink stores it."""
 
-    event_id: str
-    record_id: str
-    event_type: str
-    status: int
-    event_time: datetime
-    channel: int = 2
-    procedure_code: str = "1.001"
     service_code: str = "DV01"
     province_code: str = "01"
-    due_date: datetime | None = None
-    paid_online: bool | None = None
-    fee_required: bool | None = None
-    requires_written_result: bool | None = None
-    result_electronic: bool | None = None
-    digitized_components: bool | None = None
-    reused_data: bool | None = None
-    personal_store: bool | None = None
-    population_data: bool | None = None
-    satisfaction_rating: str | None = None
-    complaint: bool | None = None
     late: bool = False
 
     def row(self, source: int) -> EventRow:
@@ -251,7 +234,7 @@ def lifecycle(rid: str, *steps: tuple[int, datetime], due: datetime | None = Non
     events = []
     for i, (status, moment) in enumerate(steps):
         kind = "submitted" if i == 0 and status == 1 else "status_changed"
-        events.append(Ev(f"{rid}-{i}", rid, kind, status, moment, **attrs))
+        events.append(Ev(f"{rid}-{i}", kind, status, moment, record_id=rid, **attrs))
     events[0] = replace(events[0], due_date=due)
     return events
 
@@ -329,7 +312,8 @@ def test_facts_and_procedure_counts_by_hand(client: Client) -> None:
                    digitized_components=True, complaint=True, **base),
     ]
     # a later event restates N's rating: the latest statement wins (satisfied: no dislike)
-    events.append(Ev("N-late-rating", "N", "status_changed", 9, at(7), satisfaction_rating="satisfied", **base))
+    events.append(Ev("N-late-rating", "status_changed", 9, at(7), record_id="N", satisfaction_rating="satisfied",
+                     **base))  # fmt: skip
     write(client, events)
     rows = client.query(
         f"SELECT indicator, numerator, denominator, unjudged FROM {DB}.v_766_province "
